@@ -1,0 +1,129 @@
+/**
+ * One catalogue of error kinds. Every error lading raises is a LadingError with a kind;
+ * the kind decides the process exit code (documented in the README).
+ */
+export type ErrorKind =
+  | 'usage' // bad flags, malformed reference, contradicting inputs
+  | 'unauthorized' // 401/403, wrong credentials, missing credential helper on store
+  | 'not-found' // unknown repository, tag, digest or file
+  | 'digest-mismatch' // content does not match its digest or size
+  | 'rate-limited' // 429 beyond the retry cap
+  | 'unsupported' // the registry or input cannot do this (schema 1, delete disabled)
+  | 'too-large' // a bounded read exceeded its limit (manifest size)
+  | 'network' // connection refused, TLS, DNS, timeouts after retries
+  | 'registry' // any other registry error response
+  | 'internal';
+
+export const EXIT_CODES: Record<ErrorKind, number> = {
+  internal: 1,
+  registry: 1,
+  unsupported: 1,
+  'too-large': 1,
+  usage: 2,
+  unauthorized: 3,
+  'not-found': 4,
+  'digest-mismatch': 5,
+  'rate-limited': 6,
+  network: 7,
+};
+
+export class LadingError extends Error {
+  readonly kind: ErrorKind;
+  constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = kind;
+    this.name = 'LadingError';
+  }
+  get exitCode(): number {
+    return EXIT_CODES[this.kind];
+  }
+}
+
+/** A registry error code from the JSON body, e.g. {code:"MANIFEST_UNKNOWN", message, detail}. */
+export interface RegistryErrorCode {
+  code: string;
+  message?: string;
+  detail?: unknown;
+}
+
+/** An unsuccessful HTTP response from a registry, with the method, a redacted URL and the error codes. */
+export class RegistryResponseError extends LadingError {
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  readonly errors: RegistryErrorCode[];
+  constructor(
+    kind: ErrorKind,
+    init: { method: string; url: string; status: number; errors: RegistryErrorCode[]; text?: string },
+  ) {
+    super(kind, formatResponseError(init));
+    this.name = 'RegistryResponseError';
+    this.method = init.method;
+    this.url = init.url;
+    this.status = init.status;
+    this.errors = init.errors;
+  }
+  hasCode(code: string): boolean {
+    return this.errors.some((e) => e.code === code);
+  }
+}
+
+function formatResponseError(init: {
+  method: string;
+  url: string;
+  status: number;
+  errors: RegistryErrorCode[];
+  text?: string;
+}): string {
+  const head = `${init.method} ${init.url}: ${init.status} ${statusText(init.status)}`;
+  if (init.errors.length > 0) {
+    const parts = init.errors.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code));
+    return `${head}: ${parts.join('; ')}`;
+  }
+  const text = (init.text ?? '').trim();
+  return text ? `${head}: ${text}` : head;
+}
+
+function statusText(status: number): string {
+  const texts: Record<number, string> = {
+    400: 'Bad Request',
+    401: 'Unauthorized',
+    403: 'Forbidden',
+    404: 'Not Found',
+    405: 'Method Not Allowed',
+    408: 'Request Timeout',
+    413: 'Payload Too Large',
+    416: 'Range Not Satisfiable',
+    429: 'Too Many Requests',
+    500: 'Internal Server Error',
+    502: 'Bad Gateway',
+    503: 'Service Unavailable',
+    504: 'Gateway Timeout',
+  };
+  return texts[status] ?? '';
+}
+
+/** Kind of error for an HTTP status. */
+export function kindForStatus(status: number): ErrorKind {
+  if (status === 401 || status === 403) return 'unauthorized';
+  if (status === 404) return 'not-found';
+  if (status === 429) return 'rate-limited';
+  if (status === 405) return 'unsupported';
+  if (status === 413) return 'too-large';
+  return 'registry';
+}
+
+export function usageError(message: string): LadingError {
+  return new LadingError('usage', message);
+}
+
+/** Wraps anything thrown into a LadingError (network errors get kind 'network'). */
+export function toLadingError(err: unknown): LadingError {
+  if (err instanceof LadingError) return err;
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e?.code ?? e?.cause?.code;
+  if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+|ERR_TLS_[A-Z_]+|(UNABLE|DEPTH|SELF|CERT)_[A-Z_]+)$/.test(code)) {
+    return new LadingError('network', `${e.message ?? code}${e.cause?.message ? `: ${e.cause.message}` : ''}`, { cause: err });
+  }
+  return new LadingError('internal', e?.message ?? String(err), { cause: err });
+}

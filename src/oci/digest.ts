@@ -1,0 +1,93 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { LadingError } from '../errors/errors.js';
+
+/** Digest algorithms lading can compute, with the length of their hex encoding. */
+const ALGORITHMS: Record<string, { node: string; hexLength: number }> = {
+  sha256: { node: 'sha256', hexLength: 64 },
+  sha512: { node: 'sha512', hexLength: 128 },
+};
+
+const DIGEST_RE = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
+
+export interface ParsedDigest {
+  algorithm: string;
+  hex: string;
+}
+
+/** Parses and validates `algorithm:hex` (image-spec descriptor digest grammar; sha256/sha512 checked strictly). */
+export function parseDigest(digest: string): ParsedDigest {
+  const m = DIGEST_RE.exec(digest);
+  if (!m) throw new LadingError('usage', `invalid digest "${digest}": expected algorithm:hex, e.g. sha256:<64 hex digits>`);
+  const [, algorithm, hex] = m;
+  const algo = ALGORITHMS[algorithm];
+  if (!algo) throw new LadingError('usage', `invalid digest "${digest}": unsupported algorithm "${algorithm}" (sha256 or sha512)`);
+  if (hex.length !== algo.hexLength || !/^[a-f0-9]+$/.test(hex)) {
+    throw new LadingError('usage', `invalid digest "${digest}": ${algorithm} needs ${algo.hexLength} lower-case hex digits`);
+  }
+  return { algorithm, hex };
+}
+
+export function isDigest(s: string): boolean {
+  try {
+    parseDigest(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function digestOf(data: Uint8Array | string, algorithm = 'sha256'): string {
+  return `${algorithm}:${createHash(ALGORITHMS[algorithm].node).update(data).digest('hex')}`;
+}
+
+export function newHasher(algorithm = 'sha256'): Hash {
+  const algo = ALGORITHMS[algorithm];
+  if (!algo) throw new LadingError('usage', `unsupported digest algorithm "${algorithm}"`);
+  return createHash(algo.node);
+}
+
+/**
+ * A pass-through stream that hashes and counts what flows through it, and fails
+ * at the end when the size or digest does not match what was expected. Bytes beyond
+ * the expected size fail immediately (trailing data is rejected, nothing unbounded is read).
+ */
+export class VerifyingStream extends Transform {
+  private readonly hash: Hash;
+  private seen = 0;
+  constructor(
+    private readonly expectedDigest: string | undefined,
+    private readonly expectedSize: number | undefined,
+    private readonly what = 'content',
+  ) {
+    super();
+    this.hash = newHasher(expectedDigest ? parseDigest(expectedDigest).algorithm : 'sha256');
+  }
+  get bytes(): number {
+    return this.seen;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.expectedSize !== undefined && this.seen > this.expectedSize) {
+      cb(new LadingError('digest-mismatch', `${this.what}: more data than the expected ${this.expectedSize} bytes`));
+      return;
+    }
+    this.hash.update(chunk);
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (this.expectedSize !== undefined && this.seen !== this.expectedSize) {
+      cb(new LadingError('digest-mismatch', `${this.what}: size mismatch: expected ${this.expectedSize} bytes, got ${this.seen}`));
+      return;
+    }
+    const algo = this.expectedDigest ? parseDigest(this.expectedDigest).algorithm : 'sha256';
+    const actual = `${algo}:${this.hash.digest('hex')}`;
+    this.actualDigest = actual;
+    if (this.expectedDigest && actual !== this.expectedDigest) {
+      cb(new LadingError('digest-mismatch', `${this.what}: digest mismatch: expected ${this.expectedDigest}, got ${actual}`));
+      return;
+    }
+    cb();
+  }
+  actualDigest?: string;
+}
