@@ -19,7 +19,7 @@ export const MediaType = {
 } as const;
 
 /** Accept header for every manifest GET/HEAD (CASES B19): all four current manifest types. */
-export const MANIFEST_ACCEPT = [
+export const MANIFEST_ACCEPT: string[] = [
   MediaType.ociManifest,
   MediaType.ociIndex,
   MediaType.dockerManifest,

@@ -1,0 +1,129 @@
+import { LadingError } from '../../errors/errors.js';
+import { parsePlatform } from '../../oci/manifest.js';
+import { formatReference, isValidTag, parseReference, requireManifestRef, withDigest } from '../../reference/reference.js';
+import type { Command } from '../command.js';
+import { formatFlag, manifestSizeFlag } from '../context.js';
+import { fetchManifestFor, REMOTE } from './manifest.js';
+import { ref } from './shared.js';
+
+/** Runs `fn` over items with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}
+
+const tag: Command = {
+  name: 'tag',
+  summary: 'Give a manifest one or more new tags (concurrently)',
+  usage: 'REFERENCE TAG [TAG…]',
+  args: [2, Infinity],
+  flags: [{ long: 'concurrency', type: 'int', value: 'N', desc: 'tags pushed at once', default: 5 }, formatFlag, manifestSizeFlag, ...REMOTE],
+  examples: ['lading tag localhost:5000/hello:latest v1.0.0 v2.0.0'],
+  async run(ctx, [input, ...tags]) {
+    const r = ref(ctx, input);
+    requireManifestRef(r, 'tag');
+    for (const t of tags) if (!isValidTag(t)) throw new LadingError('usage', `invalid tag "${t}" (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`);
+    const concurrency = ctx.int('concurrency')!;
+    if (concurrency < 1) throw new LadingError('usage', '--concurrency must be at least 1');
+    const { repo, fetched } = await fetchManifestFor(ctx, r);
+    const d = fetched.descriptor;
+    await mapLimit(tags, concurrency, async (t) => {
+      await repo.pushManifest(t, fetched.bytes, d.mediaType);
+      ctx.status(`Tagged ${t}`);
+    });
+    const full = withDigest(r, d.digest);
+    ctx.result(`Tagged ${tags.join(', ')}`, { reference: formatReference(full), mediaType: d.mediaType, digest: d.digest, size: d.size, tags });
+  },
+};
+
+const resolve: Command = {
+  name: 'resolve',
+  summary: 'Resolve a tag to its digest',
+  usage: 'REFERENCE',
+  args: [1, 1],
+  flags: [
+    { long: 'full-reference', short: 'l', type: 'bool', desc: 'print the full reference (registry/repository@digest)' },
+    { long: 'platform', type: 'string', value: 'OS/ARCH[/VARIANT]', desc: 'resolve the manifest of this platform inside an index' },
+    formatFlag,
+    manifestSizeFlag,
+    ...REMOTE,
+  ],
+  async run(ctx, [input]) {
+    const r = ref(ctx, input);
+    const target = requireManifestRef(r, 'resolve');
+    let desc;
+    if (ctx.str('platform') !== undefined) {
+      parsePlatform(ctx.str('platform')!);
+      desc = (await fetchManifestFor(ctx, r)).fetched.descriptor;
+    } else {
+      desc = await (await ctx.registry(r)).repository(r.repository).resolve(target);
+    }
+    const full = formatReference({ ...withDigest(r, desc.digest), tag: undefined });
+    ctx.result(ctx.bool('full-reference') ? full : desc.digest, { reference: full, mediaType: desc.mediaType, digest: desc.digest, size: desc.size });
+  },
+};
+
+const repoTags: Command = {
+  name: 'repo tags',
+  aliases: ['repo show-tags'],
+  summary: 'List the tags of a repository, sorted',
+  usage: 'REPOSITORY[@DIGEST]',
+  args: [1, 1],
+  flags: [
+    { long: 'last', type: 'string', value: 'TAG', desc: 'start after this tag' },
+    { long: 'exclude-digest-tags', type: 'bool', desc: 'hide sha256-<hex> tags (referrers and signatures)' },
+    formatFlag,
+    ...REMOTE,
+  ],
+  async run(ctx, [input]) {
+    const r = ref(ctx, input, 'repository');
+    const repo = (await ctx.registry(r)).repository(r.repository);
+    const last = ctx.str('last');
+    let tags = [...new Set(await repo.tags({ last }))].sort(compareTags);
+    if (last !== undefined) tags = tags.filter((t) => compareTags(t, last) > 0);
+    if (ctx.bool('exclude-digest-tags')) tags = tags.filter((t) => !/^[a-z0-9]+-[a-f0-9]{32,}(\.[A-Za-z0-9_.-]+)?$/.test(t));
+    if (r.digest) {
+      // ORAS: REPOSITORY@DIGEST lists the tags that point at that digest.
+      const hits = await mapLimit(tags, 8, async (t) => ((await repo.resolve(t)).digest === r.digest ? t : undefined));
+      tags = hits.filter((t): t is string => t !== undefined);
+    }
+    ctx.result(tags.join('\n') + (tags.length ? '\n' : ''), { repository: `${r.registry}/${r.repository}`, tags });
+  },
+};
+
+/** Tags compare by code unit (the order the distribution spec asks registries to use). */
+function compareTags(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+const repoLs: Command = {
+  name: 'repo ls',
+  aliases: ['repo list'],
+  summary: 'List the repositories of a registry, optionally under a namespace',
+  usage: 'REGISTRY[/NAMESPACE]',
+  args: [1, 1],
+  flags: [{ long: 'last', type: 'string', value: 'REPOSITORY', desc: 'start after this repository' }, formatFlag, ...REMOTE],
+  async run(ctx, [input]) {
+    const slash = input.indexOf('/');
+    const host = slash >= 0 ? input.slice(0, slash) : input;
+    const namespace = slash >= 0 ? input.slice(slash + 1).replace(/\/+$/, '') : '';
+    const probe = parseReference(`${host}/${namespace || 'x'}`);
+    if (!/[.:]|^localhost$|^\[/.test(host)) throw new LadingError('usage', `"${host}" is not a registry host`);
+    const registry = await ctx.registry(probe);
+    const last = ctx.str('last');
+    let repos = await registry.catalog({ last: last !== undefined ? (namespace ? `${namespace}/${last}` : last) : undefined });
+    if (namespace) repos = repos.filter((r) => r.startsWith(`${namespace}/`)).map((r) => r.slice(namespace.length + 1));
+    if (last !== undefined) repos = repos.filter((r) => r > last);
+    ctx.result(repos.join('\n') + (repos.length ? '\n' : ''), { registry: probe.registry, namespace: namespace || undefined, repositories: repos });
+  },
+};
+
+export const tagCommands = [tag, resolve, repoTags, repoLs];

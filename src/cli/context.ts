@@ -1,0 +1,153 @@
+import type { Readable, Writable } from 'node:stream';
+import { LadingError } from '../errors/errors.js';
+import type { Reference } from '../reference/reference.js';
+import { createCredentialProvider } from '../registry/credentials/config.js';
+import type { Credential } from '../registry/credentials/types.js';
+import { DEFAULT_MAX_MANIFEST_SIZE, Registry } from '../registry/registry.js';
+import type { FlagSpec, ParsedArgs } from './args.js';
+
+/** Where the CLI reads and writes: the process by default, buffers in tests. */
+export interface CliIO {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+  stdinIsTTY: boolean;
+  stderrIsTTY: boolean;
+}
+
+export const remoteFlags: FlagSpec[] = [
+  { long: 'username', short: 'u', type: 'string', value: 'USER', desc: 'registry username' },
+  { long: 'password', short: 'p', type: 'string', value: 'PASSWORD', desc: 'registry password or identity token (prefer --password-stdin)' },
+  { long: 'password-stdin', type: 'bool', desc: 'read the password or token from stdin' },
+  { long: 'identity-token', type: 'string', value: 'TOKEN', desc: 'OAuth2 refresh (identity) token' },
+  { long: 'identity-token-stdin', type: 'bool', desc: 'read the identity token from stdin' },
+  { long: 'registry-config', type: 'string', value: 'PATH', desc: 'Docker config.json with credentials (default $DOCKER_CONFIG or ~/.docker)' },
+  { long: 'plain-http', type: 'bool', desc: 'use http:// (default true only for localhost; --plain-http=false forces https)' },
+  { long: 'insecure', type: 'bool', desc: 'skip TLS certificate verification' },
+  { long: 'ca-file', type: 'string', value: 'PATH', desc: 'PEM CA bundle to trust for the registry' },
+  { long: 'cert-file', type: 'string', value: 'PATH', desc: 'client certificate (PEM) for mutual TLS' },
+  { long: 'key-file', type: 'string', value: 'PATH', desc: 'client key (PEM) for mutual TLS' },
+];
+
+export const commonFlags: FlagSpec[] = [
+  { long: 'debug', short: 'd', type: 'bool', desc: 'print a request trace on stderr (secrets scrubbed)' },
+  { long: 'no-tty', type: 'bool', desc: 'plain status lines, no progress redraws' },
+  { long: 'help', short: 'h', type: 'bool', desc: 'show help' },
+];
+
+export const formatFlag: FlagSpec = { long: 'format', type: 'string', value: 'text|json', desc: 'output format', default: 'text' };
+export const manifestSizeFlag: FlagSpec = { long: 'max-manifest-size', type: 'int', value: 'BYTES', desc: 'largest manifest accepted', default: DEFAULT_MAX_MANIFEST_SIZE };
+
+/** Everything a command needs: parsed flags, output helpers, and registries built from the flags. */
+export class Context {
+  private stdinPassword?: Promise<string>;
+  private readonly registries = new Map<string, Registry>();
+
+  constructor(readonly io: CliIO, readonly parsed: ParsedArgs) {
+    const format = this.str('format');
+    if (format !== undefined && format !== 'text' && format !== 'json') {
+      throw new LadingError('usage', `invalid --format "${format}": expected text or json`);
+    }
+  }
+
+  str(name: string): string | undefined {
+    const v = this.parsed.flags[name];
+    return typeof v === 'string' ? v : undefined;
+  }
+  bool(name: string): boolean {
+    return this.parsed.flags[name] === true;
+  }
+  int(name: string): number | undefined {
+    const v = this.parsed.flags[name];
+    return typeof v === 'number' ? v : undefined;
+  }
+  list(name: string): string[] {
+    const v = this.parsed.flags[name];
+    return Array.isArray(v) ? v : [];
+  }
+  get json(): boolean {
+    return this.str('format') === 'json';
+  }
+
+  /** A status line on stderr (never stdout: CASES B34). */
+  status(line: string): void {
+    this.io.stderr.write(`${line}\n`);
+  }
+  warn(line: string): void {
+    this.io.stderr.write(`Warning: ${line}\n`);
+  }
+  /** The command's result on stdout: JSON with --format json, else the text. */
+  result(text: string | undefined, json: unknown): void {
+    if (this.json) this.io.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+    else if (text !== undefined) this.io.stdout.write(text.endsWith('\n') || text === '' ? text : `${text}\n`);
+  }
+
+  /** Reads all of stdin once (for --password-stdin / --identity-token-stdin), trailing newline removed. */
+  readStdinSecret(): Promise<string> {
+    this.stdinPassword ??= (async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of this.io.stdin) chunks.push(Buffer.from(c as Buffer));
+      return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    })();
+    return this.stdinPassword;
+  }
+
+  /** The credential given by flags, if any (wins over config.json). */
+  async flagCredential(): Promise<Credential | undefined> {
+    const username = this.str('username');
+    let password = this.str('password');
+    let identityToken = this.str('identity-token');
+    const fromStdin = [this.bool('password-stdin'), this.bool('identity-token-stdin'), password !== undefined, identityToken !== undefined].filter(Boolean).length;
+    if (fromStdin > 1) throw new LadingError('usage', 'give only one of --password, --password-stdin, --identity-token and --identity-token-stdin');
+    if (this.bool('password-stdin')) password = await this.readStdinSecret();
+    if (this.bool('identity-token-stdin')) identityToken = await this.readStdinSecret();
+    if (password !== undefined && this.parsed.given.has('password')) {
+      this.warn('Using --password via the command line is insecure; use --password-stdin.');
+    }
+    if (identityToken) return { identityToken };
+    if (password !== undefined && password === '') throw new LadingError('usage', 'the password is empty');
+    if (username !== undefined && password === undefined) throw new LadingError('usage', '--username needs a password: --password-stdin or -p');
+    if (password !== undefined && !username) throw new LadingError('usage', 'a password needs --username');
+    return username ? { username, password } : undefined;
+  }
+
+  /** The registry client for a reference's host, configured from the flags (one per host per run). */
+  async registry(ref: Pick<Reference, 'registry' | 'host'>): Promise<Registry> {
+    const existing = this.registries.get(ref.host);
+    if (existing) return existing;
+    const flagCred = await this.flagCredential();
+    const credentials = createCredentialProvider({
+      configPath: this.str('registry-config'),
+      env: this.io.env,
+      warn: (m) => this.warn(m),
+      static: flagCred,
+    });
+    const plainHttp = this.parsed.given.has('plain-http') ? this.bool('plain-http') : undefined;
+    const registry = new Registry(ref.registry, ref.host, {
+      plainHttp,
+      insecure: this.bool('insecure'),
+      caFile: this.str('ca-file'),
+      certFile: this.str('cert-file'),
+      keyFile: this.str('key-file'),
+      credentials,
+      log: (line) => this.status(line),
+      debug: this.bool('debug') ? (line) => this.io.stderr.write(`[debug] ${line}\n`) : undefined,
+      maxManifestSize: this.int('max-manifest-size'),
+    });
+    this.registries.set(ref.host, registry);
+    return registry;
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}

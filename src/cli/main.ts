@@ -1,0 +1,99 @@
+import { LadingError, toLadingError } from '../errors/errors.js';
+import { flagHelp, parseArgs } from './args.js';
+import type { Command } from './command.js';
+import { blobCommands } from './commands/blob.js';
+import { loginCommands, VERSION } from './commands/login.js';
+import { manifestCommands } from './commands/manifest.js';
+import { tagCommands } from './commands/tag.js';
+import { Context, type CliIO } from './context.js';
+
+export const COMMANDS: Command[] = [...manifestCommands, ...blobCommands, ...tagCommands, ...loginCommands];
+
+/** Scrubs anything that looks like a secret from a message before it is printed. */
+export function scrub(message: string, secrets: string[]): string {
+  let out = message;
+  for (const s of secrets) if (s && s.length >= 3) out = out.split(s).join('***');
+  return out.replace(/(authorization:\s*)(basic|bearer)\s+\S+/gi, '$1$2 ***');
+}
+
+function findCommand(words: string[]): { command?: Command; used: number } {
+  for (let n = Math.min(2, words.length); n >= 1; n--) {
+    const name = words.slice(0, n).join(' ');
+    const command = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+    if (command) return { command, used: n };
+  }
+  return { used: 0 };
+}
+
+function usageOf(c: Command): string {
+  let s = `Usage: lading ${c.name}${c.usage ? ` ${c.usage}` : ''} [flags]\n\n${c.summary}\n`;
+  if (c.aliases?.length) s += `\nAliases: ${c.aliases.map((a) => `lading ${a}`).join(', ')}\n`;
+  if (c.examples?.length) s += `\nExamples:\n${c.examples.map((e) => `  ${e}`).join('\n')}\n`;
+  s += `\nFlags:\n${flagHelp(c.flags)}\n`;
+  return s;
+}
+
+function topHelp(group?: string): string {
+  const list = COMMANDS.filter((c) => !group || c.name.startsWith(`${group} `));
+  const width = Math.max(...list.map((c) => c.name.length)) + 2;
+  const title = group ? `Usage: lading ${group} COMMAND [flags]\n\nCommands:` : 'lading: an OCI registry client (ORAS-compatible commands)\n\nUsage: lading COMMAND [flags]\n\nCommands:';
+  return `${title}\n${list.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}\n\nRun "lading COMMAND --help" for a command's flags. Exit codes: 0 ok, 1 error, 2 usage, 3 authentication, 4 not found, 5 digest mismatch, 6 rate limited, 7 network.\n`;
+}
+
+/** Runs the CLI; returns the exit code. Errors are printed once, scrubbed of secrets. */
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const secrets: string[] = [];
+  try {
+    const words: string[] = [];
+    for (const a of argv) {
+      if (a.startsWith('-')) break;
+      words.push(a);
+    }
+    if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || (words[0] === 'help' && words.length === 1)) {
+      io.stdout.write(topHelp());
+      return 0;
+    }
+    if (argv[0] === '--version') {
+      io.stdout.write(`lading ${VERSION}\n`);
+      return 0;
+    }
+    const helpFor = words[0] === 'help';
+    const { command, used } = findCommand(helpFor ? words.slice(1) : words);
+    if (!command) {
+      const group = words[0];
+      if (COMMANDS.some((c) => c.name.startsWith(`${group} `))) {
+        if (words.length === 1) {
+          io.stdout.write(topHelp(group));
+          return argv.includes('-h') || argv.includes('--help') ? 0 : 2;
+        }
+        throw new LadingError('usage', `unknown command "${words.slice(0, 2).join(' ')}"; run "lading ${group} --help"`);
+      }
+      throw new LadingError('usage', `unknown command "${group ?? argv[0]}"; run "lading --help"`);
+    }
+    if (helpFor) {
+      io.stdout.write(usageOf(command));
+      return 0;
+    }
+    const parsed = parseArgs(argv.slice(used), command.flags);
+    for (const k of ['password', 'identity-token']) {
+      const v = parsed.flags[k];
+      if (typeof v === 'string') secrets.push(v);
+    }
+    if (parsed.flags.help === true) {
+      io.stdout.write(usageOf(command));
+      return 0;
+    }
+    const [min, max] = command.args;
+    if (parsed.args.length < min || parsed.args.length > max) {
+      throw new LadingError('usage', `"lading ${command.name}" takes ${min === max ? min : `${min} to ${max === Infinity ? 'any number of' : max}`} argument${max === 1 ? '' : 's'}: ${command.usage}`);
+    }
+    const ctx = new Context(io, parsed);
+    await command.run(ctx, parsed.args);
+    return 0;
+  } catch (err) {
+    const e = toLadingError(err);
+    io.stderr.write(`Error: ${scrub(e.message, secrets)}\n`);
+    if (e.kind === 'usage' && !/--help/.test(e.message)) io.stderr.write('Run "lading --help" for usage.\n');
+    return e.exitCode;
+  }
+}

@@ -1,0 +1,98 @@
+import { Readable } from 'node:stream';
+import { toLadingError } from '../../errors/errors.js';
+import { dump, headerValue, type HttpRequest, type HttpResponse, type Transport } from './types.js';
+
+/**
+ * Retry policy (CASES B17), kept pure: given the attempt number and what happened, say how long
+ * to wait or stop. Statuses 408, 429, 500, 502, 503, 504 and connection errors are retried;
+ * Retry-After (delta-seconds or HTTP-date) wins over backoff; waits longer than the cap stop.
+ */
+export interface RetryPolicy {
+  maxRetries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, baseDelayMs: 250, maxDelayMs: 60_000 };
+
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED']);
+
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) return undefined;
+  return Math.max(0, t - now);
+}
+
+/** Delay before retry `attempt` (1-based), or undefined to stop. */
+export function retryDelay(
+  policy: RetryPolicy,
+  attempt: number,
+  outcome: { status?: number; retryAfter?: string; errorCode?: string },
+  random = Math.random,
+  now = Date.now(),
+): number | undefined {
+  if (attempt > policy.maxRetries) return undefined;
+  if (outcome.status !== undefined && !RETRY_STATUS.has(outcome.status)) return undefined;
+  if (outcome.status === undefined && !(outcome.errorCode && RETRY_CODES.has(outcome.errorCode))) return undefined;
+  const after = parseRetryAfter(outcome.retryAfter, now);
+  if (after !== undefined) return after <= policy.maxDelayMs ? after : undefined;
+  const exp = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(exp / 2 + random() * (exp / 2)); // "equal jitter"
+}
+
+export function isRepeatable(req: HttpRequest): boolean {
+  return req.body === undefined || typeof req.body === 'function' || typeof req.body === 'string' || Buffer.isBuffer(req.body) || !(req.body instanceof Readable);
+}
+
+export class RetryTransport implements Transport {
+  constructor(
+    private readonly base: Transport,
+    private readonly options: { policy?: RetryPolicy; log?: (line: string) => void; sleep?: (ms: number) => Promise<void> } = {},
+  ) {}
+
+  async do(req: HttpRequest): Promise<HttpResponse> {
+    const policy = this.options.policy ?? DEFAULT_RETRY;
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    const repeatable = isRepeatable(req);
+    for (let attempt = 1; ; attempt++) {
+      let res: HttpResponse | undefined;
+      let error: unknown;
+      try {
+        res = await this.base.do(req);
+      } catch (err) {
+        error = err;
+      }
+      const code = error ? ((error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code) : undefined;
+      const delay = repeatable && !req.signal?.aborted
+        ? retryDelay(policy, attempt, { status: res?.status, retryAfter: res ? headerValue(res, 'retry-after') : undefined, errorCode: code })
+        : undefined;
+      if (delay === undefined) {
+        if (error) throw toLadingError(error);
+        return res!;
+      }
+      const why = res ? `${res.status}` : String(code);
+      if (res) await dump(res.body);
+      this.options.log?.(`${req.method} ${redactUrl(req.url)}: ${why}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${policy.maxRetries + 1})`);
+      await sleep(delay);
+    }
+  }
+}
+
+/** URL for messages: no userinfo, and query values that look like signatures or tokens removed. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    for (const key of [...u.searchParams.keys()]) {
+      if (/sig|token|credential|secret|password|key|auth/i.test(key)) u.searchParams.set(key, 'REDACTED');
+    }
+    return u.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}

@@ -1,0 +1,54 @@
+import { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { HttpRequest, HttpResponse, Transport } from './types.js';
+
+export interface TlsOptions {
+  /** Skip TLS certificate verification (--insecure). */
+  insecure?: boolean;
+  /** PEM CA bundle(s) to trust in addition to nothing else (--ca-file). */
+  ca?: string | Buffer;
+  /** Client certificate and key (--cert-file, --key-file). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
+export const USER_AGENT = 'lading/0.1';
+
+/** Creates the one dispatcher a client uses: keep-alive connections, TLS settings applied. */
+export function createDispatcher(tls: TlsOptions = {}): Dispatcher {
+  return new Agent({
+    keepAliveTimeout: 30_000,
+    connections: 16,
+    connect: {
+      rejectUnauthorized: !tls.insecure,
+      ...(tls.ca ? { ca: tls.ca } : {}),
+      ...(tls.cert ? { cert: tls.cert } : {}),
+      ...(tls.key ? { key: tls.key } : {}),
+    },
+  });
+}
+
+/** The bottom transport: one HTTP exchange through undici, no redirects followed. */
+export class UndiciTransport implements Transport {
+  constructor(private readonly dispatcher: Dispatcher = createDispatcher(), private readonly userAgent = USER_AGENT) {}
+
+  async do(req: HttpRequest): Promise<HttpResponse> {
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...(req.headers ?? {}) };
+    let body: Buffer | string | Readable | undefined;
+    if (typeof req.body === 'function') body = req.body();
+    else body = req.body;
+    const res = await request(req.url, {
+      method: req.method as Dispatcher.HttpMethod,
+      headers,
+      body,
+      dispatcher: this.dispatcher,
+      signal: req.signal,
+    } as Parameters<typeof request>[1]);
+    return {
+      status: res.statusCode,
+      headers: res.headers as Record<string, string | string[] | undefined>,
+      body: res.body as unknown as Readable,
+      url: req.url,
+    };
+  }
+}

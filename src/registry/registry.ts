@@ -1,0 +1,175 @@
+import { readFileSync } from 'node:fs';
+import type { Dispatcher } from 'undici';
+import { LadingError } from '../errors/errors.js';
+import { hostname } from '../reference/reference.js';
+import { AuthTransport } from './auth/client.js';
+import type { CredentialProvider } from './credentials/types.js';
+import { RedirectTransport, resolveLocation } from './http/redirect.js';
+import { DEFAULT_RETRY, redactUrl, RetryTransport, type RetryPolicy } from './http/retry.js';
+import { dump, headerValue, headerValues, readBounded, type HttpRequest, type HttpResponse, type Transport } from './http/types.js';
+import { createDispatcher, UndiciTransport } from './http/undici-transport.js';
+import { responseError } from './errors.js';
+import { Repository } from './repository.js';
+
+/** Connection and behaviour settings for one registry host. */
+export interface RegistryOptions {
+  /** Use http://. Default: true only for `localhost` (as ORAS), false otherwise. */
+  plainHttp?: boolean;
+  insecure?: boolean;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  credentials?: CredentialProvider;
+  /** Status lines (retries, warnings) for stderr. */
+  log?: (line: string) => void;
+  /** Request trace with secrets scrubbed (--debug). */
+  debug?: (line: string) => void;
+  maxManifestSize?: number;
+  retry?: RetryPolicy;
+  /** Injected dispatcher (tests); otherwise one keep-alive agent per registry. */
+  dispatcher?: Dispatcher;
+  /** Injected bottom transport (tests). */
+  transport?: Transport;
+}
+
+export const DEFAULT_MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
+const CATALOG_LIMIT = 16 * 1024 * 1024;
+
+/** Prints request method, URL (redacted), status: never headers, so never credentials. */
+class DebugTransport implements Transport {
+  constructor(private readonly base: Transport, private readonly debug: (line: string) => void) {}
+  async do(req: HttpRequest): Promise<HttpResponse> {
+    const started = Date.now();
+    try {
+      const res = await this.base.do(req);
+      const extra = ['docker-content-digest', 'content-type', 'content-length', 'ratelimit-remaining', 'www-authenticate']
+        .map((h) => [h, headerValue(res, h)])
+        .filter(([, v]) => v)
+        .map(([h, v]) => `${h}: ${v}`)
+        .join('; ');
+      this.debug(`${req.method} ${redactUrl(req.url)} -> ${res.status} (${Date.now() - started} ms)${extra ? ` [${extra}]` : ''}`);
+      return res;
+    } catch (err) {
+      this.debug(`${req.method} ${redactUrl(req.url)} -> error ${(err as Error).message}`);
+      throw err;
+    }
+  }
+}
+
+/** One registry host: the transport stack (auth → redirects → debug → retry → undici) and the endpoints not tied to a repository. */
+export class Registry {
+  readonly baseUrl: string;
+  readonly transport: Transport;
+  readonly maxManifestSize: number;
+  private readonly warned = new Set<string>();
+
+  constructor(readonly name: string, readonly host: string, readonly options: RegistryOptions = {}) {
+    const plain = options.plainHttp ?? hostname(host) === 'localhost';
+    this.baseUrl = `${plain ? 'http' : 'https'}://${host}`;
+    this.maxManifestSize = options.maxManifestSize ?? DEFAULT_MAX_MANIFEST_SIZE;
+    let bottom: Transport = options.transport ?? new UndiciTransport(options.dispatcher ?? createDispatcher(readTls(options)));
+    bottom = new RetryTransport(bottom, { policy: options.retry ?? DEFAULT_RETRY, log: options.log });
+    if (options.debug) bottom = new DebugTransport(bottom, options.debug);
+    const base = new RedirectTransport(bottom);
+    this.transport = new AuthTransport(base, {
+      registry: name,
+      credentials: options.credentials ?? (async () => undefined),
+      log: options.log,
+    });
+  }
+
+  url(path: string): string {
+    return `${this.baseUrl}${path}`;
+  }
+
+  repository(name: string): Repository {
+    return new Repository(this, name);
+  }
+
+  /** Sends a request and shows a registry `Warning` header once per text (distribution-spec "Warnings"). */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    const res = await this.transport.do(req);
+    for (const w of headerValues(res, 'warning')) {
+      const m = /^\s*299\s+\S+\s+"((?:[^"\\]|\\.)*)"/.exec(w);
+      const text = m ? m[1].replace(/\\(.)/g, '$1') : w;
+      if (!this.warned.has(text)) {
+        this.warned.add(text);
+        this.options.log?.(`Warning from ${this.name}: ${text}`);
+      }
+    }
+    return res;
+  }
+
+  /** GET /v2/: checks that the registry is reachable and the credentials work (login). */
+  async ping(): Promise<void> {
+    const res = await this.send({ method: 'GET', url: this.url('/v2/'), scopes: [] });
+    if (res.status !== 200) throw await responseError(res, 'GET', `cannot log in to ${this.name}`);
+    await dump(res.body);
+  }
+
+  /** The catalog, following `Link` pagination (distribution-spec: content discovery). */
+  async catalog(options: { last?: string; pageSize?: number } = {}): Promise<string[]> {
+    const q = new URLSearchParams();
+    if (options.pageSize) q.set('n', String(options.pageSize));
+    if (options.last) q.set('last', options.last);
+    const first = this.url(`/v2/_catalog${q.size ? `?${q}` : ''}`);
+    const all: string[] = [];
+    await paginate(this, first, ['registry:catalog:*'], 'list repositories', (page) => {
+      const repos = (page as { repositories?: unknown }).repositories;
+      if (Array.isArray(repos)) all.push(...repos.filter((r): r is string => typeof r === 'string'));
+    });
+    return all;
+  }
+}
+
+function readTls(options: RegistryOptions) {
+  const read = (path: string | undefined, what: string) => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new LadingError('usage', `cannot read ${what} "${path}": ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  if (Boolean(options.certFile) !== Boolean(options.keyFile)) throw new LadingError('usage', '--cert-file and --key-file go together');
+  return { insecure: options.insecure, ca: read(options.caFile, 'CA file'), cert: read(options.certFile, 'certificate file'), key: read(options.keyFile, 'key file') };
+}
+
+/** Parses `Link: <url>; rel="next"` (the URL part first, so commas inside it are safe: CASES B27). */
+export function nextLink(res: HttpResponse): string | undefined {
+  for (const value of headerValues(res, 'link')) {
+    const re = /<([^>]*)>\s*((?:;\s*[^;,]*)*)/g;
+    let m: RegExpExecArray | null;
+    while ((m = re.exec(value))) {
+      if (/;\s*rel="?next"?/i.test(m[2])) return m[1];
+    }
+  }
+  return undefined;
+}
+
+/** GETs a JSON list endpoint page by page, following Link until there is none; guards against loops. */
+export async function paginate(
+  registry: Registry,
+  firstUrl: string,
+  scopes: string[],
+  what: string,
+  onPage: (page: unknown) => void,
+): Promise<void> {
+  const seen = new Set<string>();
+  let url: string | undefined = firstUrl;
+  while (url) {
+    if (seen.has(url)) break;
+    seen.add(url);
+    const res = await registry.send({ method: 'GET', url, headers: { accept: 'application/json' }, scopes });
+    if (res.status !== 200) throw await responseError(res, 'GET', `cannot ${what}`);
+    const body = await readBounded(res.body, CATALOG_LIMIT, 'list response');
+    try {
+      onPage(JSON.parse(body.toString('utf8')));
+    } catch {
+      throw new LadingError('registry', `cannot ${what}: the registry sent a response that is not JSON`);
+    }
+    const link = nextLink(res);
+    url = link ? resolveLocation(url, link) : undefined;
+  }
+}
+

@@ -1,0 +1,339 @@
+import { Readable, Transform } from 'node:stream';
+import { LadingError } from '../errors/errors.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import { digestOf, isDigest, VerifyingStream, newHasher } from '../oci/digest.js';
+import { detectManifestMediaType, parseManifestJson } from '../oci/manifest.js';
+import { MANIFEST_ACCEPT } from '../oci/mediatypes.js';
+import { repositoryScope } from './auth/scope.js';
+import { responseError } from './errors.js';
+import { appendQuery, resolveLocation } from './http/redirect.js';
+import { dump, headerValue, readBounded, type HttpResponse } from './http/types.js';
+import { paginate, type Registry } from './registry.js';
+
+/** A fetched manifest: its descriptor and exact bytes. */
+export interface FetchedManifest {
+  descriptor: Descriptor;
+  bytes: Buffer;
+}
+
+/** A blob body as a stream that verifies size and digest as it is read. */
+export interface FetchedBlob {
+  descriptor: Descriptor;
+  stream: Readable;
+}
+
+/** Upload content: a factory gives a fresh stream per attempt (so a 401 or 5xx can be retried). */
+export type BlobSource = Buffer | (() => Readable) | Readable;
+
+/**
+ * One repository on a registry: blobs, manifests, tags (distribution-spec v1.1 endpoints).
+ * Every method declares its token scope; write methods ask for pull,push up front (CASES B06).
+ */
+export class Repository {
+  private readonly pull: string[];
+  private readonly push: string[];
+  private readonly del: string[];
+
+  constructor(readonly registry: Registry, readonly name: string) {
+    this.pull = [repositoryScope(name, ['pull'])];
+    this.push = [repositoryScope(name, ['pull', 'push'])];
+    this.del = [repositoryScope(name, ['delete'])];
+  }
+
+  /** `/v2/<name>/blobs/<digest>` (spec: "Pulling blobs"). */
+  private blobUrl(digest: string): string {
+    return this.registry.url(`/v2/${this.name}/blobs/${digest}`);
+  }
+  /** `/v2/<name>/manifests/<reference>` (spec: "Pulling manifests"). */
+  private manifestUrl(reference: string): string {
+    return this.registry.url(`/v2/${this.name}/manifests/${reference}`);
+  }
+  /** `/v2/<name>/blobs/uploads/` (spec: "Pushing blobs"). */
+  private uploadUrl(query = ''): string {
+    return this.registry.url(`/v2/${this.name}/blobs/uploads/${query}`);
+  }
+
+  private get where(): string {
+    return `${this.registry.name}/${this.name}`;
+  }
+
+  // ---- blobs ----
+
+  /** HEAD a blob: its descriptor, or undefined when the registry does not have it. */
+  async statBlob(digest: string): Promise<Descriptor | undefined> {
+    const res = await this.registry.send({ method: 'HEAD', url: this.blobUrl(digest), scopes: this.pull });
+    await dump(res.body);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw await responseError(res, 'HEAD', `cannot check blob ${digest} in ${this.where}`);
+    const size = Number(headerValue(res, 'content-length') ?? NaN);
+    return { mediaType: 'application/octet-stream', digest, size: Number.isFinite(size) ? size : -1 };
+  }
+
+  /** HEAD with push scope (existence checks before an upload share the write token: B06). */
+  async blobExistsForPush(digest: string): Promise<boolean> {
+    const res = await this.registry.send({ method: 'HEAD', url: this.blobUrl(digest), scopes: this.push });
+    await dump(res.body);
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    throw await responseError(res, 'HEAD', `cannot check blob ${digest} in ${this.where}`);
+  }
+
+  /** GET a blob as a stream that fails (at its end) unless size and digest match. */
+  async fetchBlob(digest: string, expectedSize?: number): Promise<FetchedBlob> {
+    if (!isDigest(digest)) throw new LadingError('usage', `invalid digest "${digest}"`);
+    const res = await this.registry.send({ method: 'GET', url: this.blobUrl(digest), scopes: this.pull });
+    if (res.status !== 200) {
+      const err = await responseError(res, 'GET', `cannot fetch blob ${digest} from ${this.where}`);
+      if (res.status === 404) err.message = `blob ${digest} not found in ${this.where}`;
+      throw err;
+    }
+    const length = headerValue(res, 'content-length');
+    const size = expectedSize ?? (length !== undefined ? Number(length) : undefined);
+    const verifier = new VerifyingStream(digest, size, `blob ${digest}`);
+    res.body.on('error', (e) => verifier.destroy(e));
+    const stream = res.body.pipe(verifier);
+    return { descriptor: { mediaType: 'application/octet-stream', digest, size: size ?? -1 }, stream };
+  }
+
+  /**
+   * Pushes a blob of known digest and size: HEAD is done by the caller; here POST starts a session
+   * and one monolithic PUT carries the bytes to the Location exactly as given (CASES B23, B24).
+   */
+  async pushBlob(desc: { digest: string; size: number }, source: BlobSource): Promise<Descriptor> {
+    const location = await this.startUpload();
+    return this.finishUpload(location, desc, source);
+  }
+
+  /** POST …/uploads/: the upload Location, resolved against the request URL, query kept. */
+  async startUpload(): Promise<string> {
+    const url = this.uploadUrl();
+    const res = await this.registry.send({ method: 'POST', url, headers: { 'content-length': '0' }, scopes: this.push });
+    if (res.status !== 202) throw await responseError(res, 'POST', `cannot start blob upload to ${this.where}`);
+    await dump(res.body);
+    return this.locationOf(res, url);
+  }
+
+  private locationOf(res: HttpResponse, requestUrl: string): string {
+    const location = headerValue(res, 'location');
+    if (!location) throw new LadingError('registry', `${this.where}: the registry answered ${res.status} without a Location header`);
+    return resolveLocation(requestUrl, location);
+  }
+
+  private async finishUpload(location: string, desc: { digest: string; size: number }, source: BlobSource): Promise<Descriptor> {
+    const url = appendQuery(location, 'digest', desc.digest);
+    const res = await this.registry.send({
+      method: 'PUT',
+      url,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+      body: source,
+      scopes: this.push,
+    });
+    if (res.status < 200 || res.status > 299) {
+      const err = await responseError(res, 'PUT', `cannot upload blob ${desc.digest} to ${this.where}`);
+      throw err;
+    }
+    await dump(res.body);
+    const got = headerValue(res, 'docker-content-digest');
+    if (got && got !== desc.digest) {
+      throw new LadingError('digest-mismatch', `${this.where}: the registry stored blob ${got}, expected ${desc.digest}`);
+    }
+    if (res.status !== 201) {
+      // CASES B24(d): any 2xx is success, but confirm the blob is really there.
+      const stat = await this.statBlob(desc.digest);
+      if (!stat) throw new LadingError('registry', `${this.where}: upload of ${desc.digest} answered ${res.status} but the blob is not there`);
+    }
+    return { mediaType: 'application/octet-stream', digest: desc.digest, size: desc.size };
+  }
+
+  /**
+   * Pushes a stream whose digest is not known in advance (stdin): one streamed PATCH hashes the
+   * bytes on the way out, then PUT ?digest= closes the session. Nothing is buffered whole.
+   */
+  async pushBlobStream(stream: Readable, expectedSize?: number): Promise<Descriptor> {
+    const location = await this.startUpload();
+    const hash = newHasher();
+    let size = 0;
+    const counted = stream.pipe(
+      new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          size += chunk.length;
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      }),
+    );
+    stream.on('error', (e) => counted.destroy(e));
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (expectedSize !== undefined) headers['content-length'] = String(expectedSize);
+    const res = await this.registry.send({ method: 'PATCH', url: location, headers, body: counted, scopes: this.push });
+    if (res.status !== 202 && res.status !== 204) throw await responseError(res, 'PATCH', `cannot upload blob to ${this.where}`);
+    await dump(res.body);
+    if (expectedSize !== undefined && size !== expectedSize) {
+      throw new LadingError('digest-mismatch', `blob size mismatch: --size says ${expectedSize} bytes, read ${size}`);
+    }
+    const digest = `sha256:${hash.digest('hex')}`;
+    const next = this.locationOf(res, location);
+    return this.finishUpload(next, { digest, size }, Buffer.alloc(0)).then((d) => ({ ...d, size }));
+  }
+
+  /**
+   * Mounts a blob from another repository of the same registry (POST ?mount=&from=). Returns true
+   * when mounted (201); false when the registry declined (202: the session is cancelled) or refused.
+   */
+  async mountBlob(digest: string, from: string): Promise<boolean> {
+    const url = this.uploadUrl(`?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`);
+    const res = await this.registry.send({
+      method: 'POST',
+      url,
+      headers: { 'content-length': '0' },
+      scopes: [...this.push, repositoryScope(from, ['pull'])],
+    });
+    await dump(res.body);
+    if (res.status === 201) return true;
+    if (res.status === 202) {
+      const loc = headerValue(res, 'location');
+      if (loc) {
+        const r = await this.registry.send({ method: 'DELETE', url: resolveLocation(url, loc), scopes: this.push }).catch(() => undefined);
+        if (r) await dump(r.body);
+      }
+    }
+    return false;
+  }
+
+  async deleteBlob(digest: string): Promise<void> {
+    const res = await this.registry.send({ method: 'DELETE', url: this.blobUrl(digest), scopes: this.del.concat(this.push) });
+    if (res.status === 202 || res.status === 200 || res.status === 204) {
+      await dump(res.body);
+      return;
+    }
+    const err = await responseError(res, 'DELETE', `cannot delete blob ${digest} from ${this.where}`);
+    if (res.status === 404) err.message = `blob ${digest} not found in ${this.where}`;
+    if (res.status === 405) err.message = `${this.where}: the registry does not allow deleting blobs (405 UNSUPPORTED)`;
+    throw err;
+  }
+
+  // ---- manifests ----
+
+  /** GET a manifest by tag or digest: exact bytes, bounded by the manifest size limit (CASES B19, B20, B22). */
+  async fetchManifest(reference: string, accept: string[] = MANIFEST_ACCEPT): Promise<FetchedManifest> {
+    const res = await this.registry.send({
+      method: 'GET',
+      url: this.manifestUrl(reference),
+      headers: { accept: accept.join(', ') },
+      scopes: this.pull,
+    });
+    if (res.status !== 200) throw await this.manifestError(res, 'GET', reference);
+    const limit = this.registry.maxManifestSize;
+    const length = headerValue(res, 'content-length');
+    if (length !== undefined && Number(length) > limit) {
+      await dump(res.body);
+      throw tooLarge(limit, Number(length));
+    }
+    const bytes = await readBounded(res.body, limit, 'manifest').catch((e) => {
+      throw (e as LadingError).kind === 'too-large' ? tooLarge(limit) : e;
+    });
+    const digest = digestOf(bytes);
+    if (isDigest(reference) && reference !== digest) {
+      if (!reference.startsWith('sha256:') || digestOf(bytes, reference.split(':')[0]) !== reference) {
+        throw new LadingError('digest-mismatch', `manifest ${reference} from ${this.where}: content digest is ${digest}`);
+      }
+    }
+    const header = headerValue(res, 'docker-content-digest');
+    if (header && header.startsWith('sha256:') && header !== digest && !isDigest(reference)) {
+      throw new LadingError('digest-mismatch', `manifest ${this.where}:${reference}: Docker-Content-Digest says ${header}, content is ${digest}`);
+    }
+    const mediaType = detectManifestMediaType(parseManifestJson(bytes), headerValue(res, 'content-type'));
+    return { descriptor: { mediaType, digest: isDigest(reference) ? reference : digest, size: bytes.length }, bytes };
+  }
+
+  /** HEAD a manifest: its descriptor; falls back to GET when the digest header is missing (CASES B20a). */
+  async resolve(reference: string, accept: string[] = MANIFEST_ACCEPT): Promise<Descriptor> {
+    const res = await this.registry.send({
+      method: 'HEAD',
+      url: this.manifestUrl(reference),
+      headers: { accept: accept.join(', ') },
+      scopes: this.pull,
+    });
+    if (res.status !== 200) throw await this.manifestError(res, 'HEAD', reference);
+    await dump(res.body);
+    const digest = headerValue(res, 'docker-content-digest');
+    const type = headerValue(res, 'content-type')?.split(';')[0].trim();
+    const size = Number(headerValue(res, 'content-length'));
+    if (!digest || !isDigest(digest) || !type || type === 'application/json' || !Number.isFinite(size)) {
+      return (await this.fetchManifest(reference, accept)).descriptor;
+    }
+    if (isDigest(reference) && digest !== reference) {
+      throw new LadingError('digest-mismatch', `manifest ${reference} from ${this.where}: the registry reports digest ${digest}`);
+    }
+    return { mediaType: type, digest, size };
+  }
+
+  /** PUT a manifest under a tag or digest; the digest is computed from the bytes sent (CASES B20b). */
+  async pushManifest(reference: string, bytes: Buffer, mediaType: string): Promise<Descriptor> {
+    const digest = digestOf(bytes);
+    if (isDigest(reference) && reference !== digest) {
+      throw new LadingError('digest-mismatch', `manifest content digest is ${digest}, not ${reference}`);
+    }
+    const res = await this.registry.send({
+      method: 'PUT',
+      url: this.manifestUrl(reference),
+      headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
+      body: bytes,
+      scopes: this.push,
+    });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202 && res.status !== 204) {
+      throw await this.manifestError(res, 'PUT', reference);
+    }
+    await dump(res.body);
+    const got = headerValue(res, 'docker-content-digest');
+    if (got && got.startsWith('sha256:') && got !== digest) {
+      throw new LadingError('digest-mismatch', `${this.where}: the registry stored manifest ${got}, we sent ${digest}`);
+    }
+    return { mediaType, digest, size: bytes.length };
+  }
+
+  /** DELETE a manifest by digest (a tag is resolved first: Distribution deletes only by digest). */
+  async deleteManifest(reference: string): Promise<Descriptor> {
+    const desc = await this.resolve(reference);
+    const res = await this.registry.send({ method: 'DELETE', url: this.manifestUrl(desc.digest), scopes: this.del.concat(this.push) });
+    if (res.status === 202 || res.status === 200 || res.status === 204) {
+      await dump(res.body);
+      return desc;
+    }
+    const err = await this.manifestError(res, 'DELETE', desc.digest);
+    if (res.status === 405) err.message = `${this.where}: the registry does not allow deleting manifests (405 UNSUPPORTED)`;
+    throw err;
+  }
+
+  private async manifestError(res: HttpResponse, method: string, reference: string): Promise<LadingError> {
+    const err = await responseError(res, method, `${method === 'PUT' ? 'cannot push' : method === 'DELETE' ? 'cannot delete' : 'cannot fetch'} manifest ${this.where}${isDigest(reference) ? '@' : ':'}${reference}`);
+    if (res.status === 404 && method !== 'PUT') {
+      err.message = `${this.where}${isDigest(reference) ? '@' : ':'}${reference}: not found`;
+      if (err.errors[0]?.message && /accept header/i.test(err.errors[0].message)) err.message += ` (${err.errors[0].message})`;
+    }
+    if (res.status === 404 && method === 'PUT' && err.errors.length === 0) {
+      err.message = `cannot push manifest to ${this.where}:${reference}: the registry rejected the reference (404 ${(err.message.split(': ').pop() ?? '').trim()})`;
+    }
+    return err;
+  }
+
+  // ---- tags ----
+
+  /** All tags (`/v2/<name>/tags/list`), following Link pagination; `n` is never sent (CASES B27). */
+  async tags(options: { last?: string } = {}): Promise<string[]> {
+    const q = options.last ? `?last=${encodeURIComponent(options.last)}` : '';
+    const tags: string[] = [];
+    await paginate(this.registry, this.registry.url(`/v2/${this.name}/tags/list${q}`), this.pull, `list tags of ${this.where}`, (page) => {
+      const list = (page as { tags?: unknown }).tags;
+      if (Array.isArray(list)) tags.push(...list.filter((t): t is string => typeof t === 'string'));
+    });
+    return tags;
+  }
+}
+
+function tooLarge(limit: number, got?: number): LadingError {
+  return new LadingError(
+    'too-large',
+    `manifest exceeds ${limit} bytes (got ${got ?? `more than ${limit}`}); use --max-manifest-size`,
+  );
+}
