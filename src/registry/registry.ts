@@ -26,6 +26,8 @@ export interface RegistryOptions {
   debug?: (line: string) => void;
   maxManifestSize?: number;
   retry?: RetryPolicy;
+  /** Waits between retries (tests inject a recorder instead of really sleeping). */
+  sleep?: (ms: number) => Promise<void>;
   /** Injected dispatcher (tests); otherwise one keep-alive agent per registry. */
   dispatcher?: Dispatcher;
   /** Injected bottom transport (tests). */
@@ -68,7 +70,7 @@ export class Registry {
     this.baseUrl = `${plain ? 'http' : 'https'}://${host}`;
     this.maxManifestSize = options.maxManifestSize ?? DEFAULT_MAX_MANIFEST_SIZE;
     let bottom: Transport = options.transport ?? new UndiciTransport(options.dispatcher ?? createDispatcher(readTls(options)));
-    bottom = new RetryTransport(bottom, { policy: options.retry ?? DEFAULT_RETRY, log: options.log });
+    bottom = new RetryTransport(bottom, { policy: options.retry ?? DEFAULT_RETRY, log: options.log, sleep: options.sleep });
     if (options.debug) bottom = new DebugTransport(bottom, options.debug);
     const base = new RedirectTransport(bottom);
     this.transport = new AuthTransport(base, {

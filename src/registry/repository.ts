@@ -153,12 +153,20 @@ export class Repository {
     const location = await this.startUpload();
     const hash = newHasher();
     let size = 0;
+    // With a declared size the body is checked as it goes: undici would otherwise fail the request with a
+    // content-length error that looks like a network fault (exit 7) instead of a size mismatch (exit 5).
+    const sizeMismatch = () =>
+      new LadingError('digest-mismatch', `blob size mismatch: --size says ${expectedSize} bytes, read ${size > expectedSize! ? `more than ${expectedSize}` : size}`);
     const counted = stream.pipe(
       new Transform({
         transform(chunk: Buffer, _e, cb) {
           size += chunk.length;
+          if (expectedSize !== undefined && size > expectedSize) return cb(sizeMismatch());
           hash.update(chunk);
           cb(null, chunk);
+        },
+        flush(cb) {
+          cb(expectedSize !== undefined && size !== expectedSize ? sizeMismatch() : null);
         },
       }),
     );
@@ -168,9 +176,7 @@ export class Repository {
     const res = await this.registry.send({ method: 'PATCH', url: location, headers, body: counted, scopes: this.push });
     if (res.status !== 202 && res.status !== 204) throw await responseError(res, 'PATCH', `cannot upload blob to ${this.where}`);
     await dump(res.body);
-    if (expectedSize !== undefined && size !== expectedSize) {
-      throw new LadingError('digest-mismatch', `blob size mismatch: --size says ${expectedSize} bytes, read ${size}`);
-    }
+    if (expectedSize !== undefined && size !== expectedSize) throw sizeMismatch();
     const digest = `sha256:${hash.digest('hex')}`;
     const next = this.locationOf(res, location);
     return this.finishUpload(next, { digest, size }, Buffer.alloc(0)).then((d) => ({ ...d, size }));

@@ -1,0 +1,41 @@
+import { describe, expect, it } from '@jest/globals';
+import { InputError, listInput, parseInputs, toCliArgs } from '../../../src/action/inputs.js';
+
+const inputs = (values: Record<string, string>) => (name: string) => values[name] ?? '';
+
+describe('action inputs', () => {
+  it('parses a push into a typed object and CLI arguments, the password kept out of argv', () => {
+    const i = parseInputs(inputs({ command: 'manifest-push', reference: 'r.example/a/b:v1', file: 'm.json', tags: 'v2\nv3', username: 'u', password: 's3cret!', 'plain-http': 'true' }));
+    expect(i).toMatchObject({ command: 'manifest-push', reference: 'r.example/a/b:v1', file: 'm.json', tags: ['v2', 'v3'], username: 'u', password: 's3cret!', plainHttp: true, insecure: false, summary: true });
+    const args = toCliArgs(i);
+    expect(args).toEqual(['manifest', 'push', 'r.example/a/b:v1,v2,v3', 'm.json', '--format', 'json', '--username', 'u', '--password-stdin', '--plain-http=true']);
+    expect(args.join(' ')).not.toContain('s3cret!');
+  });
+
+  it.each([
+    [{}, 'input "command" is required'],
+    [{ command: 'push-it' }, 'unknown command "push-it"'],
+    [{ command: 'manifest-fetch' }, 'command "manifest-fetch" needs the input "reference"'],
+    [{ command: 'blob-push', reference: 'r.example/a' }, 'needs the input "file"'],
+    [{ command: 'blob-fetch', reference: 'r.example/a@sha256:x' }, 'needs the input "output"'],
+    [{ command: 'tag', reference: 'r.example/a:1' }, 'needs the input "tags"'],
+    [{ command: 'resolve', reference: 'r.example/a:1', tags: 'x' }, 'input "tags" does not apply'],
+    [{ command: 'resolve', reference: 'r.example/a:1', password: 'p' }, 'input "password" needs "username"'],
+    [{ command: 'resolve', reference: 'r.example/a:1', username: 'u' }, 'input "username" needs "password"'],
+    [{ command: 'resolve', reference: 'r.example/a:1', insecure: 'maybe' }, 'input "insecure" must be true or false'],
+    [{ command: 'tag', reference: 'r.example/a:1', tags: 'x', platform: 'linux/amd64' }, 'input "platform" does not apply'],
+    [{ command: 'tag', reference: 'r.example/a:1', tags: 'x', 'media-type': 'a/b' }, 'input "media-type" does not apply'],
+    [{ command: 'login', reference: 'r.example' }, 'command "login" needs "username" and "password"'],
+  ])('rejects %j with a clear message', (values, message) => {
+    expect(() => parseInputs(inputs(values as Record<string, string>))).toThrow(InputError);
+    expect(() => parseInputs(inputs(values as Record<string, string>))).toThrow(message);
+  });
+
+  it('splits list inputs on lines, commas and spaces', () => {
+    expect(listInput('v1\n v2 ,v3\n\n')).toEqual(['v1', 'v2', 'v3']);
+  });
+
+  it('deletes without a prompt (the step is the confirmation)', () => {
+    expect(toCliArgs(parseInputs(inputs({ command: 'manifest-delete', reference: 'r.example/a:1' })))).toEqual(['manifest', 'delete', 'r.example/a:1', '--force', '--format', 'json']);
+  });
+});
