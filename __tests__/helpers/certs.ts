@@ -20,6 +20,9 @@ export interface TlsMaterial {
   caPem: string;
   certPem: string;
   keyPem: string;
+  /** a client certificate and key signed by the CA (extendedKeyUsage clientAuth), for mutual TLS */
+  clientCertFile: string;
+  clientKeyFile: string;
 }
 
 let cached: Promise<TlsMaterial> | undefined;
@@ -39,7 +42,9 @@ async function makeTlsMaterial(): Promise<TlsMaterial> {
   const caFile = join(dir, 'ca.pem');
   const certFile = join(dir, 'server.pem');
   const keyFile = join(dir, 'server.key');
-  if (!(existsSync(caFile) && existsSync(certFile) && existsSync(keyFile))) {
+  const clientCertFile = join(dir, 'client.pem');
+  const clientKeyFile = join(dir, 'client.key');
+  if (!(existsSync(caFile) && existsSync(certFile) && existsSync(keyFile) && existsSync(clientCertFile))) {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const caKey = join(dir, 'ca.key');
@@ -68,6 +73,11 @@ async function makeTlsMaterial(): Promise<TlsMaterial> {
       'x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial',
       '-out', certFile, '-days', '825', '-sha256', '-extfile', ext,
     ]);
+    const clientCsr = join(dir, 'client.csr');
+    const clientExt = join(dir, 'client.ext');
+    await run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', clientKeyFile, '-out', clientCsr, '-subj', '/CN=lading test client']);
+    writeFileSync(clientExt, 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n');
+    await run('openssl', ['x509', '-req', '-in', clientCsr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-out', clientCertFile, '-days', '825', '-sha256', '-extfile', clientExt]);
   }
   removeAtExit(dir);
   return {
@@ -78,6 +88,8 @@ async function makeTlsMaterial(): Promise<TlsMaterial> {
     caPem: readFileSync(caFile, 'utf8'),
     certPem: readFileSync(certFile, 'utf8'),
     keyPem: readFileSync(keyFile, 'utf8'),
+    clientCertFile,
+    clientKeyFile,
   };
 }
 

@@ -42,6 +42,8 @@ export interface RegistryOptions {
   deleteEnabled?: boolean;
   /** serve HTTPS (implied by mode 'tls'; combinable with htpasswd/token, the token server then uses HTTPS too) */
   tls?: boolean;
+  /** with TLS: require client certificates signed by the test CA (mutual TLS; see TlsMaterial.clientCertFile) */
+  clientCerts?: boolean;
   /** token mode: options for the token server (signing 'x5c' | 'kid', extra users, grant policy, lifetime) */
   tokenServer?: Omit<TokenServerOptions, 'tls' | 'service' | 'issuer'>;
   /** write the registry's access log (one line per request) to logFile; default false */
@@ -112,7 +114,7 @@ interface ConfigInput {
   relativeUrls: boolean;
   accessLog: boolean;
   logLevel: string;
-  tls?: { certFile: string; keyFile: string };
+  tls?: { certFile: string; keyFile: string; clientCaFile?: string };
   htpasswdPath?: string;
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
 }
@@ -142,6 +144,7 @@ function registryConfig(c: ConfigInput): string {
   ];
   if (c.tls) {
     lines.push('  tls:', `    certificate: ${yamlString(c.tls.certFile)}`, `    key: ${yamlString(c.tls.keyFile)}`);
+    if (c.tls.clientCaFile) lines.push('    clientcas:', `      - ${yamlString(c.tls.clientCaFile)}`);
   }
   lines.push('health:', '  storagedriver:', '    enabled: false');
   if (c.htpasswdPath) {
@@ -160,10 +163,10 @@ function registryConfig(c: ConfigInput): string {
 }
 
 /** One GET /v2/ without verifying TLS; resolves to the status code or undefined when nothing answers. */
-function probe(url: string): Promise<number | undefined> {
+function probe(url: string, client?: { cert: string; key: string }): Promise<number | undefined> {
   return new Promise((resolve) => {
     const request = url.startsWith('https:') ? httpsRequest : httpRequest;
-    const req = request(`${url}/v2/`, { method: 'GET', agent: false, rejectUnauthorized: false, timeout: 1000 }, (res) => {
+    const req = request(`${url}/v2/`, { method: 'GET', agent: false, rejectUnauthorized: false, timeout: 1000, ...(client ?? {}) }, (res) => {
       res.resume();
       resolve(res.statusCode);
     });
@@ -317,7 +320,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
           relativeUrls: options.relativeUrls ?? false,
           accessLog: options.accessLog ?? false,
           logLevel: options.logLevel ?? 'warn',
-          tls: tlsMaterial ? { certFile: tlsMaterial.certFile, keyFile: tlsMaterial.keyFile } : undefined,
+          tls: tlsMaterial ? { certFile: tlsMaterial.certFile, keyFile: tlsMaterial.keyFile, clientCaFile: options.clientCerts ? tlsMaterial.caFile : undefined } : undefined,
           htpasswdPath,
           token: tokenServer
             ? { realm: tokenServer.realm, service: tokenServer.service, issuer: tokenServer.issuer, rootCertBundle: tokenServer.certFile }
@@ -338,7 +341,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
       const deadline = Date.now() + READY_TIMEOUT_MS;
       let ready = false;
       while (Date.now() < deadline) {
-        const status = await probe(url);
+        const status = await probe(url, options.clientCerts && tlsMaterial ? { cert: readFileSync(tlsMaterial.clientCertFile, 'utf8'), key: readFileSync(tlsMaterial.clientKeyFile, 'utf8') } : undefined);
         if (status === 200 || status === 401) {
           ready = true;
           break;

@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { LadingError } from '../errors/errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { digestOf, isDigest, VerifyingStream, newHasher } from '../oci/digest.js';
@@ -34,9 +34,10 @@ export class Repository {
   private readonly push: string[];
   private readonly del: string[];
 
-  constructor(readonly registry: Registry, readonly name: string) {
-    this.pull = [repositoryScope(name, ['pull'])];
+  constructor(readonly registry: Registry, readonly name: string, options: { forPush?: boolean } = {}) {
     this.push = [repositoryScope(name, ['pull', 'push'])];
+    // Opened for a write verb (tag, push): reads ask for pull,push as well, before the first request (CASES B06).
+    this.pull = options.forPush ? this.push : [repositoryScope(name, ['pull'])];
     this.del = [repositoryScope(name, ['delete'])];
   }
 
@@ -90,8 +91,10 @@ export class Repository {
     const length = headerValue(res, 'content-length');
     const size = expectedSize ?? (length !== undefined ? Number(length) : undefined);
     const verifier = new VerifyingStream(digest, size, `blob ${digest}`);
-    res.body.on('error', (e) => verifier.destroy(e));
-    const stream = res.body.pipe(verifier);
+    // pipeline() owns the errors: a mismatch found before the caller starts reading is kept on the
+    // stream (and reported to whoever consumes it) instead of being an unhandled 'error' event.
+    pipeline(res.body, verifier, () => {});
+    const stream = verifier;
     return { descriptor: { mediaType: 'application/octet-stream', digest, size: size ?? -1 }, stream };
   }
 
@@ -121,10 +124,12 @@ export class Repository {
 
   private async finishUpload(location: string, desc: { digest: string; size: number }, source: BlobSource): Promise<Descriptor> {
     const url = appendQuery(location, 'digest', desc.digest);
+    // The body's own length when it is bytes (0 when closing a PATCHed session), else the blob size.
+    const length = Buffer.isBuffer(source) ? source.length : desc.size;
     const res = await this.registry.send({
       method: 'PUT',
       url,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
       body: source,
       scopes: this.push,
     });
@@ -232,7 +237,7 @@ export class Repository {
     const limit = this.registry.maxManifestSize;
     const length = headerValue(res, 'content-length');
     if (length !== undefined && Number(length) > limit) {
-      await dump(res.body);
+      res.body.destroy(); // not read: the declared size may be anything
       throw tooLarge(limit, Number(length));
     }
     const bytes = await readBounded(res.body, limit, 'manifest').catch((e) => {

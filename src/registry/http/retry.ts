@@ -71,7 +71,7 @@ export class RetryTransport implements Transport {
         ? retryDelay(policy, attempt, { status: res?.status, retryAfter: res ? headerValue(res, 'retry-after') : undefined, errorCode: code })
         : undefined;
       if (delay === undefined) {
-        if (error) throw toLadingError(error);
+        if (error) throw networkError(error, req);
         return res!;
       }
       const why = res ? `${res.status}` : String(code);
@@ -95,4 +95,23 @@ export function redactUrl(url: string): string {
   } catch {
     return '<invalid url>';
   }
+}
+
+/** A connection-level failure as a 'network' error naming the request, with a hint for TLS and resets. */
+function networkError(error: unknown, req: HttpRequest) {
+  const e = toLadingError(error);
+  if (e.kind !== 'network') return e;
+  const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code ?? '';
+  let hint = '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|DEPTH_ZERO/.test(code) || /certificate/i.test(e.message)) {
+    hint = ' (TLS: trust the registry\'s CA with --ca-file, or skip verification with --insecure)';
+  } else if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
+    hint = ' (the registry closed the connection; if it requires a client certificate, pass --cert-file and --key-file)';
+  } else if (code === 'ECONNREFUSED') {
+    hint = ' (nothing is listening there; check the host and port, and --plain-http)';
+  } else if (req.url.startsWith('https:') && /wrong version number|EPROTO/i.test(e.message + code)) {
+    hint = ' (the registry may speak plain HTTP: try --plain-http)';
+  }
+  e.message = `${req.method} ${redactUrl(req.url)}: ${e.message}${hint}`;
+  return e;
 }
