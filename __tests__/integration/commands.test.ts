@@ -217,6 +217,18 @@ describe('blob fetch', () => {
     expectPlainStatus(dbg.stderr);
   });
 
+  it('--format json: with a file, a JSON descriptor; with "-", refused (content and JSON would mix on stdout)', async () => {
+    const out = join(work, 'layer1-json.tgz');
+    const r = await lading(['blob', 'fetch', P, '--format', 'json', `${H}/busybox@${DIGEST_LAYER1}`, '-o', out]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ reference: `${H}/busybox@${DIGEST_LAYER1}`, mediaType: 'application/octet-stream', digest: DIGEST_LAYER1, size: 326, output: out });
+    expect(readFileSync(out).equals(layer1Bytes)).toBe(true);
+    const mixed = await lading(['blob', 'fetch', P, '--format', 'json', `${H}/busybox@${DIGEST_LAYER1}`, '-o', '-']);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stdout).toBe('');
+    expect(mixed.stderr).toContain('--output - cannot be used with --format json');
+  });
+
   it('--descriptor HEADs the blob', async () => {
     const r = await lading(['blob', 'fetch', P, '--descriptor', `${H}/busybox@${DIGEST_LAYER1}`]);
     expect(r.code).toBe(0);
@@ -540,6 +552,7 @@ describe('registry with relative upload Locations', () => {
   it('blob push (file and stdin) and manifest push work', async () => {
     const R = rel.host;
     const a = await lading(['blob', 'push', P, `${R}/rel`, join(work, 'empty.json')]);
+    expectOk(a);
     expect(a.stdout).toBe(`Digest: ${EMPTY_DIGEST}\n`);
     const b = await lading(['blob', 'push', P, '--size', String(HELLO.length), `${R}/rel`, '-'], { stdin: HELLO });
     expect(b.code).toBe(0);

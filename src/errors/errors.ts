@@ -122,7 +122,7 @@ export function toLadingError(err: unknown): LadingError {
   if (err instanceof LadingError) return err;
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e?.code ?? e?.cause?.code;
-  if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+|ERR_TLS_[A-Z_]+|(UNABLE|DEPTH|SELF|CERT)_[A-Z_]+)$/.test(code)) {
+  if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+|ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z_0-9]+|(UNABLE|DEPTH|SELF|CERT)_[A-Z_]+)$/.test(code)) {
     return new LadingError('network', `${e.message ?? code}${e.cause?.message ? `: ${e.cause.message}` : ''}`, { cause: err });
   }
   return new LadingError('internal', e?.message ?? String(err), { cause: err });

@@ -41,6 +41,10 @@ export function asIndex(body: Record<string, unknown>): ImageIndex {
 }
 
 export function asImageManifest(body: Record<string, unknown>): ImageManifest {
+  // CASES B19: an index never has a config to read; the caller must pick a platform first.
+  if (Array.isArray(body.manifests) || isIndexType(typeof body.mediaType === 'string' ? body.mediaType : undefined)) {
+    throw new LadingError('usage', 'reference is an index; choose --platform (e.g. linux/amd64)');
+  }
   if (!body.config || typeof body.config !== 'object') throw new LadingError('usage', 'manifest has no "config" descriptor');
   if (!Array.isArray(body.layers)) throw new LadingError('usage', 'manifest has no "layers" list');
   return body as unknown as ImageManifest;

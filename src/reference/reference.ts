@@ -17,6 +17,8 @@ export interface Reference {
 
 export const DOCKER_HUB = 'docker.io';
 export const DOCKER_HUB_HOST = 'registry-1.docker.io';
+/** The tag a reference names when it has neither tag nor digest. */
+export const DEFAULT_TAG = 'latest';
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
 const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*';
@@ -119,6 +121,9 @@ export function parseReference(input: string, options: ParseOptions = {}): Refer
   }
   if (registry === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
   if (repository.length > 255) throw new LadingError('usage', `invalid reference "${input}": repository name longer than 255 characters`);
+
+  // No tag and no digest means `latest`, as docker, crane and regclient read it (CASES B14).
+  if (tag === undefined && digest === undefined) tag = DEFAULT_TAG;
 
   return freeze({ registry, host: registry === DOCKER_HUB ? DOCKER_HUB_HOST : registry, repository, tag, digest });
 }

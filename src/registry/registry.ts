@@ -76,7 +76,8 @@ export class Registry {
     this.transport = new AuthTransport(base, {
       registry: name,
       credentials: options.credentials ?? (async () => undefined),
-      log: options.log,
+      // Which scheme a host uses and each token fetched are trace lines (--debug), not status: ORAS prints neither.
+      log: options.debug,
     });
   }
 
@@ -84,16 +85,15 @@ export class Registry {
     return `${this.baseUrl}${path}`;
   }
 
-  repository(name: string): Repository {
-    return new Repository(this, name);
+  /** `forPush`: a write verb's repository, whose reads ask for pull,push too, so one token serves the command (B06). */
+  repository(name: string, options: { forPush?: boolean } = {}): Repository {
+    return new Repository(this, name, options);
   }
 
   /** Sends a request and shows a registry `Warning` header once per text (distribution-spec "Warnings"). */
   async send(req: HttpRequest): Promise<HttpResponse> {
     const res = await this.transport.do(req);
-    for (const w of headerValues(res, 'warning')) {
-      const m = /^\s*299\s+\S+\s+"((?:[^"\\]|\\.)*)"/.exec(w);
-      const text = m ? m[1].replace(/\\(.)/g, '$1') : w;
+    for (const text of headerValues(res, 'warning').flatMap(warningTexts)) {
       if (!this.warned.has(text)) {
         this.warned.add(text);
         this.options.log?.(`Warning from ${this.name}: ${text}`);
@@ -122,6 +122,22 @@ export class Registry {
     });
     return all;
   }
+}
+
+/**
+ * The texts of a `Warning` header value (RFC 7234 5.5: `code agent "text" [date]`, comma-separated,
+ * commas allowed inside the quoted text); distribution-spec registries send code 299. Anything
+ * unparsable is shown whole.
+ */
+export function warningTexts(value: string): string[] {
+  const re = /(?:^|,)\s*\d{3}\s+\S+\s+"((?:[^"\\]|\\.)*)"(?:\s+"[^"]*")?\s*(?=,|$)/y;
+  const texts: string[] = [];
+  let end = 0;
+  for (let m = re.exec(value); m; m = re.exec(value)) {
+    texts.push(m[1].replace(/\\(.)/g, '$1'));
+    end = re.lastIndex;
+  }
+  return end === value.length && texts.length > 0 ? texts : [value.trim()];
 }
 
 function readTls(options: RegistryOptions) {

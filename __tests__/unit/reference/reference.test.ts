@@ -12,7 +12,8 @@ const MANIFEST = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.
 const fields = (r: Reference) => ({ registry: r.registry, host: r.host, repository: r.repository, tag: r.tag, digest: r.digest });
 
 /** A bottom transport that answers from a function and records every request: no network. */
-function scripted(answer: (req: HttpRequest) => { status: number; headers?: Record<string, string>; body?: string }) {
+type Answer = { status: number; headers?: Record<string, string>; body?: string };
+function scripted(answer: (req: HttpRequest) => Answer) {
   const seen: HttpRequest[] = [];
   const transport: Transport = {
     async do(req) {
@@ -29,7 +30,7 @@ function scripted(answer: (req: HttpRequest) => { status: number; headers?: Reco
 async function fetchThroughRegistry(input: string, options: { plainHttp?: boolean } = {}) {
   const ref = parseReference(input);
   const credentialKeys: string[] = [];
-  const { transport, seen } = scripted((req) => {
+  const { transport, seen } = scripted((req): Answer => {
     if (req.url.startsWith('https://auth.example/')) return { status: 200, body: JSON.stringify({ token: 'tok' }) };
     if (!req.headers?.authorization) {
       return { status: 401, headers: { 'www-authenticate': `Bearer realm="https://auth.example/token",service="${ref.host}"` } };

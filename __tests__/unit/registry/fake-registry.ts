@@ -32,7 +32,7 @@ export interface Step {
   status?: number;
   /** Reply headers; a function gets the server's own origin. */
   headers?: Record<string, string | string[]> | ((origin: string) => Record<string, string | string[]>);
-  /** A string or Buffer is sent as is, anything else as JSON. */
+  /** A string or Buffer is sent as is, anything else as JSON; Content-Length is set unless a header says otherwise. */
   body?: unknown;
   /** Writes the reply itself (streaming); called after the request body has been read. */
   handle?: (res: http.ServerResponse, seen: Seen, origin: string) => void;
@@ -92,6 +92,8 @@ export class FakeRegistry {
           body = JSON.stringify(step.body);
           headers['content-type'] ??= 'application/json';
         }
+        const lower = Object.keys(headers).map((h) => h.toLowerCase());
+        if (!lower.includes('content-length') && !lower.includes('transfer-encoding')) headers['content-length'] = String(Buffer.byteLength(body));
         res.writeHead(step.status ?? 200, headers).end(req.method === 'HEAD' ? undefined : body);
       });
     });

@@ -43,6 +43,8 @@ const blobFetch: Command = {
       return;
     }
     if (output === undefined) throw new LadingError('usage', 'blob fetch needs --output FILE (or "-" for stdout) or --descriptor');
+    // ORAS refuses this too: the blob's bytes and the JSON result would both go to stdout (CASES B34).
+    if (output === '-' && ctx.json) throw new LadingError('usage', '--output - cannot be used with --format json: the blob goes to stdout');
     const blob = await repo.fetchBlob(r.digest);
     await writeOutput(ctx, output, blob.stream);
     const size = blob.descriptor.size;

@@ -18,9 +18,14 @@ const forceFlag: FlagSpec = { long: 'force', short: 'f', type: 'bool', desc: 'do
 
 export const REMOTE = [...remoteFlags, ...commonFlags];
 
-/** Fetches a manifest, following --platform into an index. */
-export async function fetchManifestFor(ctx: Context, r: Reference, accept = MANIFEST_ACCEPT): Promise<{ repo: Repository; fetched: FetchedManifest; ref: Reference }> {
-  const repo = (await ctx.registry(r)).repository(r.repository);
+/** Fetches a manifest, following --platform into an index. `forPush`: the caller writes next (tag), so ask pull,push now (B06). */
+export async function fetchManifestFor(
+  ctx: Context,
+  r: Reference,
+  accept = MANIFEST_ACCEPT,
+  options: { forPush?: boolean } = {},
+): Promise<{ repo: Repository; fetched: FetchedManifest; ref: Reference }> {
+  const repo = (await ctx.registry(r)).repository(r.repository, options);
   let fetched = await repo.fetchManifest(requireManifestRef(r, 'fetching a manifest'), accept);
   let resolved = withDigest(r, fetched.descriptor.digest);
   const platform = ctx.str('platform');

@@ -33,7 +33,7 @@ const tag: Command = {
     for (const t of tags) if (!isValidTag(t)) throw new LadingError('usage', `invalid tag "${t}" (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`);
     const concurrency = ctx.int('concurrency')!;
     if (concurrency < 1) throw new LadingError('usage', '--concurrency must be at least 1');
-    const { repo, fetched } = await fetchManifestFor(ctx, r);
+    const { repo, fetched } = await fetchManifestFor(ctx, r, undefined, { forPush: true });
     const d = fetched.descriptor;
     await mapLimit(tags, concurrency, async (t) => {
       await repo.pushManifest(t, fetched.bytes, d.mediaType);

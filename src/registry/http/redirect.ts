@@ -1,4 +1,5 @@
 import { LadingError } from '../../errors/errors.js';
+import { isRepeatable } from './retry.js';
 import { dump, headerValue, type HttpRequest, type HttpResponse, type Transport } from './types.js';
 
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
@@ -19,6 +20,8 @@ export class RedirectTransport implements Transport {
       const res = await this.base.do(current);
       const location = headerValue(res, 'location');
       if (!REDIRECT_STATUS.has(res.status) || !location) return res;
+      // A one-shot stream was consumed by this request: it cannot go to the new Location.
+      if (res.status !== 303 && !isRepeatable(current)) return res;
       if (hop >= MAX_REDIRECTS) {
         await dump(res.body);
         throw new LadingError('registry', `${req.method} ${new URL(req.url).pathname}: more than ${MAX_REDIRECTS} redirects`);

@@ -109,8 +109,9 @@ function networkError(error: unknown, req: HttpRequest) {
     hint = ' (the registry closed the connection; if it requires a client certificate, pass --cert-file and --key-file)';
   } else if (code === 'ECONNREFUSED') {
     hint = ' (nothing is listening there; check the host and port, and --plain-http)';
-  } else if (req.url.startsWith('https:') && /wrong version number|EPROTO/i.test(e.message + code)) {
-    hint = ' (the registry may speak plain HTTP: try --plain-http)';
+  } else if (req.url.startsWith('https:') && /wrong version number|ERR_SSL_|EPROTO/i.test(e.message + code)) {
+    e.message = `TLS handshake failed (${/wrong version number/i.test(e.message) ? 'wrong version number' : code})`;
+    hint = ': the registry may speak plain HTTP: try --plain-http';
   }
   e.message = `${req.method} ${redactUrl(req.url)}: ${e.message}${hint}`;
   return e;
