@@ -4,6 +4,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from '@jest/globals';
 import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, fetch, type Response } from 'undici';
@@ -13,7 +14,7 @@ import { skopeoManifestDigest } from '../helpers/skopeo.js';
 import { createJwtSigner, decodeJwt, type RunningTokenServer } from '../helpers/token-server.js';
 
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-const ORAS_E2E = '/work/shared/testdata/oras-e2e';
+const ORAS_E2E = fileURLToPath(new URL('../fixtures/oras-e2e', import.meta.url));
 
 function sha256(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
