@@ -2,6 +2,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 
 export interface CliResult {
+  /** The arguments the CLI was run with. */
+  args: string[];
   code: number;
   stdout: string;
   stdoutBytes: Buffer;
@@ -26,5 +28,5 @@ export async function lading(args: string[], options: { stdin?: string | Buffer;
     stderrIsTTY: false,
   });
   const stdoutBytes = Buffer.concat(out);
-  return { code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(err).toString('utf8') };
+  return { args, code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(err).toString('utf8') };
 }

@@ -64,7 +64,7 @@ async function coreFlow(reg: RunningRegistry, repo: string, auth: () => { flags:
   expect((await skopeoInspectRaw(reg, `${repo}:v1`)).equals(MANIFEST)).toBe(true);
   const tagged = await run(['tag', `${H}/${repo}:v1`, 'v2', 'v3']);
   expectOk(tagged);
-  expect(tagged.stdout).toBe('Tagged v2, v3\n');
+  expect(tagged.stdout).toBe('Tagged v2\nTagged v3\n');
   const tags = await run(['repo', 'tags', `${H}/${repo}`]);
   expectOk(tags);
   expect(tags.stdout).toBe('v1\nv2\nv3\n');
@@ -77,7 +77,7 @@ async function coreFlow(reg: RunningRegistry, repo: string, auth: () => { flags:
   expect(blob.stderr).toBe('');
   const deleted = await run(['manifest', 'delete', '--force', `${H}/${repo}:v2`]);
   expectOk(deleted);
-  expect(deleted.stdout).toBe(`Deleted ${H}/${repo}:v2@${sha256(MANIFEST)}\n`);
+  expect(deleted.stdout).toBe(`Deleted ${H}/${repo}@${sha256(MANIFEST)}\n`);
   expect((await run(['manifest', 'fetch', `${H}/${repo}:v1`])).code).toBe(4);
   const blobDeleted = await run(['blob', 'delete', '--force', `${H}/${repo}@${sha256(HELLO)}`]);
   expectOk(blobDeleted);
@@ -167,8 +167,9 @@ describe('htpasswd', () => {
       const after = await lading(['repo', 'tags', '--plain-http', '--registry-config', cfg, `${H}/basic/flow`]);
       expect(after.code).toBe(3);
       const again = await lading(['logout', '--registry-config', cfg, H]);
-      expect(again.code).toBe(4);
-      expect(again.stderr).toBe(`Error: not logged in to ${H}\n`);
+      // Logged out already: said on stdout, exit 0 (cleanup steps must not fail on it).
+      expect(again.code).toBe(0);
+      expect(again.stdout).toBe(`Not logged in to ${H}\n`);
     });
 
     it('login https://HOST/ stores under the bare host (B08)', async () => {

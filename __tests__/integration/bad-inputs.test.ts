@@ -15,7 +15,12 @@ import { tmpDir } from '../helpers/tmp.js';
 
 const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const P = '--plain-http';
-const USAGE_TAIL = 'Run "lading --help" for usage.\n';
+/** Usage errors point at the help of the command that was run. */
+const usageTail = (args: string[]) => {
+  const words = args.filter((a) => !a.startsWith('-')).slice(0, 2);
+  const known = ['manifest', 'blob', 'repo'].includes(words[0]) ? words.join(' ') : words[0];
+  return `Run "lading ${known} --help" for usage.\n`;
+};
 const LATEST = BUSYBOX_OCI.latest.manifest;
 
 let plain: RunningRegistry;
@@ -34,7 +39,7 @@ afterAll(async () => {
 });
 
 function usage(r: CliResult, message: string): void {
-  expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 2, stdout: '', stderr: `Error: ${message}\n${USAGE_TAIL}` });
+  expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 2, stdout: '', stderr: `Error: ${message}\n${usageTail(r.args)}` });
 }
 
 describe('malformed references: exit 2 before any request', () => {
@@ -63,7 +68,7 @@ describe('malformed references: exit 2 before any request', () => {
 
   it('IPv6 address without brackets', async () => {
     const r = await lading(['manifest', 'fetch', P, '2001:db8::1/busybox:latest']);
-    usage(r, 'invalid reference "2001:db8::1/busybox:latest": invalid registry "2001:db8::1": an IPv6 address must be in brackets, e.g. [2001:db8::1]');
+    usage(r, 'invalid reference "2001:db8::1/busybox:latest": invalid registry "2001:db8::1": an IPv6 address must be in brackets, with the port outside: [2001:db8::1]:5000');
     const loopback = await lading(['repo', 'tags', P, '::1:5000/busybox']);
     expect(loopback.code).toBe(2);
     expect(loopback.stderr).toContain('must be in brackets');
@@ -102,8 +107,8 @@ describe('unknown commands, flags and arguments: exit 2', () => {
   it('bad flag values and argument counts', async () => {
     usage(await lading(['manifest', 'fetch', '--max-manifest-size', 'lots', `${plain.host}/busybox:latest`]), 'invalid value "lots" for --max-manifest-size: expected an integer');
     usage(await lading(['manifest', 'fetch', P, '--output']), 'flag --output needs a value');
-    usage(await lading(['manifest', 'fetch', P]), '"lading manifest fetch" takes 1 argument: REFERENCE');
-    usage(await lading(['resolve', P, `${plain.host}/busybox:latest`, 'extra']), '"lading resolve" takes 1 argument: REFERENCE');
+    usage(await lading(['manifest', 'fetch', P]), '"lading manifest fetch" takes exactly 1 argument: REFERENCE');
+    usage(await lading(['resolve', P, `${plain.host}/busybox:latest`, 'extra']), '"lading resolve" takes exactly 1 argument: REFERENCE');
     usage(await lading(['manifest', 'fetch', P, '--platform', 'linux', `${plain.host}/busybox:latest`]), 'invalid platform "linux": expected os/arch[/variant][:os_version]');
     usage(await lading(['tag', P, '--concurrency', '0', `${plain.host}/busybox:latest`, 'x']), '--concurrency must be at least 1');
   });
@@ -111,7 +116,7 @@ describe('unknown commands, flags and arguments: exit 2', () => {
   it('credential flags that do not go together', async () => {
     const r = await lading(['resolve', P, '-p', 'only-a-password', `${plain.host}/busybox:latest`]);
     expect(r).toMatchObject({ code: 2, stdout: '' });
-    expect(r.stderr).toBe(`Warning: Using --password via the command line is insecure; use --password-stdin.\nError: a password needs --username\n${USAGE_TAIL}`);
+    expect(r.stderr).toBe(`Warning: Using --password via the command line is insecure; use --password-stdin.\nError: a password needs --username\n${usageTail(['resolve'])}`);
     usage(await lading(['resolve', P, '-u', 'someone', `${plain.host}/busybox:latest`]), '--username needs a password: --password-stdin or -p');
     usage(await lading(['resolve', P, '-u', 'a', '-p', 'b', '--password-stdin', `${plain.host}/busybox:latest`], { stdin: 'c' }), 'give only one of --password, --password-stdin, --identity-token and --identity-token-stdin');
   });

@@ -1,6 +1,6 @@
 /** The README's library example (examples/library.mjs) runs against the real registry through the package's own exports. */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,5 +31,12 @@ describe('library example', () => {
     expect(out).toContain(`${BUSYBOX_V2S2.manifest.mediaType} ${BUSYBOX_V2S2.manifest.digest} (587 bytes)`);
     const layer = readFileSync(join(cwd, 'layer.tar.gz'));
     expect(`sha256:${createHash('sha256').update(layer).digest('hex')}`).toBe(BUSYBOX_V2S2.layers[0].digest);
+  });
+
+  it('reports a library error by kind, without a stack trace', () => {
+    const cwd = tmpDir('lading-lib-err-');
+    const r = spawnSync(process.execPath, [join(root, 'examples', 'library.mjs'), `${reg.host}/hello-world:nope`], { cwd, env: { ...process.env, PLAIN_HTTP: 'true', DOCKER_CONFIG: cwd }, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`not-found: ${reg.host}/hello-world:nope: not found\n`);
   });
 });

@@ -17,7 +17,11 @@ afterEach(async () => {
 describe('verification at the CLI', () => {
   it('blob fetch of bytes that do not match the digest exits 5 and leaves nothing at the output path', async () => {
     const digest = sha('the real content');
-    fake = await FakeServer.start([{ method: 'GET', path: `/v2/team/app/blobs/${digest}`, status: 200, body: 'tampered content', headers: { 'content-type': 'application/octet-stream' } }]);
+    fake = await FakeServer.start([
+      { method: 'GET', path: `/v2/team/app/blobs/${digest}`, status: 200, body: 'tampered content', headers: { 'content-type': 'application/octet-stream' } },
+      // The GET named no size (chunked): the size is asked with HEAD, so the body is bounded.
+      { method: 'HEAD', path: `/v2/team/app/blobs/${digest}`, status: 200, headers: { 'content-length': '16' } },
+    ]);
     const dir = tmpDir('lading-verify-');
     const out = join(dir, 'blob.bin');
     const r = await lading(['blob', 'fetch', '--plain-http', `${fake.origin.slice(7)}/team/app@${digest}`, '--output', out]);
@@ -57,5 +61,18 @@ describe('verification at the CLI', () => {
     expect(r.stdout).toBe(`${sha(manifest)}\n`);
     expect(r.stderr).toMatch(/HEAD .*manifests\/v1: 500; retrying in \d+\.\ds \(attempt 2 of 4\)/);
     fake.assertDone();
+  });
+
+  it('a blob body longer than its size (no Content-Length, HEAD says 4) stops with exit 5, nothing written', async () => {
+    const digest = sha('abcd');
+    fake = await FakeServer.start([
+      { method: 'GET', path: `/v2/team/app/blobs/${digest}`, status: 200, body: 'abcd'.repeat(1000) },
+      { method: 'HEAD', path: `/v2/team/app/blobs/${digest}`, status: 200, headers: { 'content-length': '4' } },
+    ]);
+    const dir = tmpDir('lading-endless-');
+    const r = await lading(['blob', 'fetch', '--plain-http', `${fake.origin.slice(7)}/team/app@${digest}`, '--output', join(dir, 'out')]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain('more data than the expected 4 bytes');
+    expect(readdirSync(dir)).toEqual([]);
   });
 });

@@ -41,7 +41,7 @@ export async function run(): Promise<void> {
     const { code, stdout, stderr } = await runCli(inputs);
     if (code !== 0) {
       const message = stderr.split('\n').find((l) => l.startsWith('Error: '))?.slice(7) ?? `lading exited with code ${code}`;
-      core.setFailed(message);
+      core.setFailed(inActionTerms(message));
       return;
     }
     const json = stdout.trim() === '' ? {} : (JSON.parse(stdout) as Record<string, unknown>);
@@ -50,7 +50,10 @@ export async function run(): Promise<void> {
     core.setOutput(Output.digest, digest);
     core.setOutput(Output.reference, reference);
     core.setOutput(Output.json, JSON.stringify(json));
-    if (inputs.summary) await writeSummary(inputs, json);
+    // The summary is a courtesy: the work is done, so a summary that cannot be written only warns.
+    if (inputs.summary && process.env.GITHUB_STEP_SUMMARY) {
+      await writeSummary(inputs, json).catch((err: Error) => core.warning(`could not write the job summary: ${err.message}`));
+    }
   } catch (err) {
     core.setFailed(err instanceof InputError ? err.message : (err as Error).message);
   }
@@ -73,6 +76,16 @@ async function writeSummary(inputs: ActionInputs, json: Record<string, unknown>)
       ...rows.map(([k, v]) => [k, `<code>${escapeHtml(v)}</code>`]),
     ])
     .write();
+}
+
+/** CLI advice in an error message, reworded for the Action's inputs. */
+export function inActionTerms(message: string): string {
+  return message
+    .replace('log in with `lading login` or pass -u/-p', 'set the username and password inputs')
+    .replace(/--plain-http\b/g, 'plain-http: true')
+    .replace(/--ca-file\b/g, 'the ca-file input')
+    .replace(/--insecure\b/g, 'insecure: true')
+    .replace(/--cert-file and --key-file/g, 'a client certificate (not an input of this Action)');
 }
 
 function escapeHtml(s: string): string {

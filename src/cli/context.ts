@@ -42,12 +42,17 @@ export const manifestSizeFlag: FlagSpec = { long: 'max-manifest-size', type: 'in
 /** Everything a command needs: parsed flags, output helpers, and registries built from the flags. */
 export class Context {
   private stdinPassword?: Promise<string>;
+  private warnedPassword = false;
   private readonly registries = new Map<string, Registry>();
 
-  constructor(readonly io: CliIO, readonly parsed: ParsedArgs) {
+  constructor(readonly io: CliIO, readonly parsed: ParsedArgs, formats: string[] = ['text', 'json']) {
+    const max = parsed.flags['max-manifest-size'];
+    if (typeof max === 'number' && max < 1) throw new LadingError('usage', '--max-manifest-size must be at least 1');
+    const size = parsed.flags.size;
+    if (typeof size === 'number' && size < 0) throw new LadingError('usage', '--size cannot be negative');
     const format = this.str('format');
-    if (format !== undefined && format !== 'text' && format !== 'json') {
-      throw new LadingError('usage', `invalid --format "${format}": expected text or json`);
+    if (format !== undefined && !formats.includes(format)) {
+      throw new LadingError('usage', `invalid --format "${format}": expected ${formats.join(' or ')}`);
     }
   }
 
@@ -102,7 +107,8 @@ export class Context {
     if (fromStdin > 1) throw new LadingError('usage', 'give only one of --password, --password-stdin, --identity-token and --identity-token-stdin');
     if (this.bool('password-stdin')) password = await this.readStdinSecret();
     if (this.bool('identity-token-stdin')) identityToken = await this.readStdinSecret();
-    if (password !== undefined && this.parsed.given.has('password')) {
+    if (password !== undefined && this.parsed.given.has('password') && !this.warnedPassword) {
+      this.warnedPassword = true;
       this.warn('Using --password via the command line is insecure; use --password-stdin.');
     }
     if (identityToken) return { identityToken };

@@ -1,5 +1,20 @@
 #!/usr/bin/env node
+import { removePartialFiles } from '../content/atomic-file.js';
 import { main } from './main.js';
+
+// Interrupted: remove half-written files, then exit as a shell expects (128 + signal number).
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.once(signal, () => {
+    removePartialFiles();
+    process.exit(code);
+  });
+}
+// stdout closed by the reader (`| head`) or full: say so once instead of crashing with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  removePartialFiles();
+  if (err.code !== 'EPIPE') process.stderr.write(`Error: cannot write to stdout: ${err.code ?? err.message}\n`);
+  process.exit(1);
+});
 
 const code = await main(process.argv.slice(2), {
   stdin: process.stdin,

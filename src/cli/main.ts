@@ -1,13 +1,14 @@
 import { LadingError, toLadingError } from '../errors/errors.js';
 import { flagHelp, parseArgs } from './args.js';
 import type { Command } from './command.js';
+import { artifactCommands } from './commands/artifact.js';
 import { blobCommands } from './commands/blob.js';
 import { loginCommands, VERSION } from './commands/login.js';
 import { manifestCommands } from './commands/manifest.js';
 import { tagCommands } from './commands/tag.js';
 import { Context, type CliIO } from './context.js';
 
-export const COMMANDS: Command[] = [...manifestCommands, ...blobCommands, ...tagCommands, ...loginCommands];
+export const COMMANDS: Command[] = [...artifactCommands, ...manifestCommands, ...blobCommands, ...tagCommands, ...loginCommands];
 
 /** Scrubs anything that looks like a secret from a message before it is printed. */
 export function scrub(message: string, secrets: string[]): string {
@@ -43,6 +44,7 @@ function topHelp(group?: string): string {
 /** Runs the CLI; returns the exit code. Errors are printed once, scrubbed of secrets. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const secrets: string[] = [];
+  let helpHint = 'lading --help';
   try {
     const words: string[] = [];
     for (const a of argv) {
@@ -74,6 +76,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       io.stdout.write(usageOf(command));
       return 0;
     }
+    helpHint = `lading ${command.name} --help`;
     const parsed = parseArgs(argv.slice(used), command.flags);
     for (const k of ['password', 'identity-token']) {
       const v = parsed.flags[k];
@@ -83,17 +86,22 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       io.stdout.write(usageOf(command));
       return 0;
     }
+    if ((parsed.flags['password-stdin'] === true || parsed.flags['identity-token-stdin'] === true) && parsed.args.includes('-')) {
+      throw new LadingError('usage', 'stdin cannot carry both the password (--password-stdin) and the content ("-"): pass the password with -p or put the content in a file');
+    }
     const [min, max] = command.args;
     if (parsed.args.length < min || parsed.args.length > max) {
-      throw new LadingError('usage', `"lading ${command.name}" takes ${min === max ? min : `${min} to ${max === Infinity ? 'any number of' : max}`} argument${max === 1 ? '' : 's'}: ${command.usage}`);
+      const count = min === max ? `exactly ${min}` : max === Infinity ? `at least ${min}` : `${min} to ${max}`;
+      throw new LadingError('usage', `"lading ${command.name}" takes ${count} argument${max === 1 ? '' : 's'}: ${command.usage}`);
     }
-    const ctx = new Context(io, parsed);
+    const formats = command.flags.find((f) => f.long === 'format')?.value?.split('|');
+    const ctx = new Context(io, parsed, formats);
     await command.run(ctx, parsed.args);
     return 0;
   } catch (err) {
     const e = toLadingError(err);
     io.stderr.write(`Error: ${scrub(e.message, secrets)}\n`);
-    if (e.kind === 'usage' && !/--help/.test(e.message)) io.stderr.write('Run "lading --help" for usage.\n');
+    if (e.kind === 'usage' && !/--help/.test(e.message)) io.stderr.write(`Run "${helpHint}" for usage.\n`);
     return e.exitCode;
   }
 }

@@ -77,11 +77,22 @@ function formatResponseError(init: {
 }): string {
   const head = `${init.method} ${init.url}: ${init.status} ${statusText(init.status)}`;
   if (init.errors.length > 0) {
-    const parts = init.errors.map((e) => (e.message ? `${e.code}: ${e.message}` : e.code));
+    const parts = [...new Set(init.errors.map((e) => `${e.message ? `${e.code}: ${e.message}` : e.code}${detailText(e.detail)}`))];
     return `${head}: ${parts.join('; ')}`;
   }
   const text = (init.text ?? '').trim();
   return text ? `${head}: ${text}` : head;
+}
+
+/** The identifying part of an error's detail (Distribution: {"digest"}, {"Tag"}, {"Name"}), e.g. which blob is unknown. */
+function detailText(detail: unknown): string {
+  if (typeof detail === 'string' && /^[a-z0-9]+:[a-f0-9]{32,}$/.test(detail)) return ` (digest ${detail})`;
+  if (!detail || typeof detail !== 'object') return '';
+  const d = detail as Record<string, unknown>;
+  for (const key of ['digest', 'Digest', 'Tag', 'tag', 'Name', 'name']) {
+    if (typeof d[key] === 'string' && (d[key] as string).length <= 200) return ` (${key.toLowerCase()} ${d[key]})`;
+  }
+  return '';
 }
 
 function statusText(status: number): string {
@@ -120,10 +131,30 @@ export function usageError(message: string): LadingError {
 /** Wraps anything thrown into a LadingError (network errors get kind 'network'). */
 export function toLadingError(err: unknown): LadingError {
   if (err instanceof LadingError) return err;
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const e = err as { code?: string; message?: string; syscall?: string; path?: string; cause?: { code?: string; message?: string } };
   const code = e?.code ?? e?.cause?.code;
+  // Local file errors carry a path: they are about the user's files, not the network.
+  if (typeof code === 'string' && typeof e.path === 'string' && FILE_ERRORS[code]) {
+    return new LadingError(code === 'ENOENT' ? 'not-found' : 'internal', `cannot ${e.syscall ?? 'access'} "${e.path}": ${FILE_ERRORS[code]}`, { cause: err });
+  }
+  if (code === 'EPIPE' && !e.path) return new LadingError('internal', 'the output was closed before everything was written', { cause: err });
+  if (typeof code === 'string' && FILE_ERRORS[code]) return new LadingError('internal', `${FILE_ERRORS[code]} (${code})`, { cause: err });
   if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+|ERR_TLS_[A-Z_]+|ERR_SSL_[A-Z_0-9]+|(UNABLE|DEPTH|SELF|CERT)_[A-Z_]+)$/.test(code)) {
     return new LadingError('network', `${e.message ?? code}${e.cause?.message ? `: ${e.cause.message}` : ''}`, { cause: err });
   }
   return new LadingError('internal', e?.message ?? String(err), { cause: err });
 }
+
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'it is a folder',
+  ENOTDIR: 'a part of the path is not a folder',
+  EEXIST: 'it already exists',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'read-only file system',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'the name is too long',
+  EXDEV: 'cannot move across file systems',
+};

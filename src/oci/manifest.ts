@@ -3,15 +3,17 @@ import type { Descriptor, ImageIndex, ImageManifest, Platform } from './descript
 import { isIndexType, isManifestType, isSchema1Type, MediaType } from './mediatypes.js';
 
 /** Parses manifest bytes as JSON, with a clear error for anything else. */
-export function parseManifestJson(bytes: Buffer, what = 'manifest'): Record<string, unknown> {
+export function parseManifestJson(bytes: Buffer, what = 'manifest', kind: 'registry' | 'usage' = 'registry'): Record<string, unknown> {
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new LadingError('usage', `${what} is not valid JSON: ${(err as Error).message}`);
+    // Only the position: JSON.parse quotes the input, which may be anything (even a password piped by mistake).
+    const at = /position (\d+)/.exec((err as Error).message);
+    throw new LadingError(kind, `${what} is not valid JSON${at ? ` (at byte ${at[1]})` : ''}`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new LadingError('usage', `${what} is not a JSON object`);
+    throw new LadingError(kind, `${what} is not a JSON object`);
   }
   return value as Record<string, unknown>;
 }
@@ -88,3 +90,18 @@ export function selectPlatform(index: ImageIndex, want: Platform): Descriptor {
 }
 
 export { isIndexType };
+
+/** The platform an image config declares (`os`, `architecture`, `variant`, `os.version`); undefined when it names none. */
+export function configPlatform(configBytes: Buffer): Platform | undefined {
+  let c: Record<string, unknown>;
+  try {
+    c = JSON.parse(configBytes.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof c.os !== 'string' || typeof c.architecture !== 'string') return undefined;
+  const p: Platform = { os: c.os, architecture: c.architecture };
+  if (typeof c.variant === 'string') p.variant = c.variant;
+  if (typeof c['os.version'] === 'string') p['os.version'] = c['os.version'];
+  return p;
+}

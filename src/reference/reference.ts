@@ -13,6 +13,8 @@ export interface Reference {
   readonly repository: string;
   readonly tag?: string;
   readonly digest?: string;
+  /** True when the input named neither tag nor digest and `tag` is the default `latest`: writes then go by digest, as ORAS does. */
+  readonly tagDefaulted?: boolean;
 }
 
 export const DOCKER_HUB = 'docker.io';
@@ -35,7 +37,7 @@ export function isDockerHub(registry: string): boolean {
 export function normalizeRegistry(host: string): string {
   if (!HOST_RE.test(host)) {
     if (/^[0-9a-fA-F]*:[0-9a-fA-F:]*:/.test(host)) {
-      throw new LadingError('usage', `invalid registry "${host}": an IPv6 address must be in brackets, e.g. [${host}]`);
+      throw new LadingError('usage', `invalid registry "${host}": an IPv6 address must be in brackets, with the port outside: [2001:db8::1]:5000`);
     }
     throw new LadingError('usage', `invalid registry "${host}"`);
   }
@@ -65,6 +67,14 @@ export function parseReference(input: string, options: ParseOptions = {}): Refer
     throw new LadingError('usage', `invalid reference "${input}": leave out the scheme (use --plain-http for http)`);
   }
 
+  // `user:password@host/repo`: never echo it (it would print the password) and say where credentials go.
+  const firstSlash = raw.indexOf('/');
+  const at0 = raw.indexOf('@');
+  const afterAt = raw.slice(at0 + 1);
+  const digestAfter = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(afterAt);
+  if (at0 > 0 && raw.slice(0, at0).includes(':') && (firstSlash > at0 || (firstSlash < 0 && !digestAfter))) {
+    throw new LadingError('usage', 'invalid reference: credentials do not belong in a reference; use -u USER with --password-stdin');
+  }
   let rest = raw;
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -123,15 +133,17 @@ export function parseReference(input: string, options: ParseOptions = {}): Refer
   if (repository.length > 255) throw new LadingError('usage', `invalid reference "${input}": repository name longer than 255 characters`);
 
   // No tag and no digest means `latest`, as docker, crane and regclient read it (CASES B14).
-  if (tag === undefined && digest === undefined) tag = DEFAULT_TAG;
+  const tagDefaulted = tag === undefined && digest === undefined;
+  if (tagDefaulted) tag = DEFAULT_TAG;
 
-  return freeze({ registry, host: registry === DOCKER_HUB ? DOCKER_HUB_HOST : registry, repository, tag, digest });
+  return freeze({ registry, host: registry === DOCKER_HUB ? DOCKER_HUB_HOST : registry, repository, tag, digest, tagDefaulted });
 }
 
 function freeze(ref: Reference): Reference {
   const out: { -readonly [K in keyof Reference]: Reference[K] } = { registry: ref.registry, host: ref.host, repository: ref.repository };
   if (ref.tag !== undefined) out.tag = ref.tag;
   if (ref.digest !== undefined) out.digest = ref.digest;
+  if (ref.tagDefaulted && out.tag !== undefined) out.tagDefaulted = true;
   return Object.freeze(out);
 }
 
@@ -148,7 +160,7 @@ export function requireManifestRef(ref: Reference, what = 'this command'): strin
 
 export function withTag(ref: Reference, tag: string): Reference {
   if (!TAG_RE.test(tag)) throw new LadingError('usage', `invalid tag "${tag}"`);
-  return freeze({ ...ref, tag, digest: undefined });
+  return freeze({ ...ref, tag, digest: undefined, tagDefaulted: false });
 }
 
 export function withDigest(ref: Reference, digest: string): Reference {
@@ -170,6 +182,11 @@ export function formatReference(ref: Reference, options: { tag?: boolean } = {})
   if (ref.tag && options.tag !== false) s += `:${ref.tag}`;
   if (ref.digest) s += `@${ref.digest}`;
   return s;
+}
+
+/** `host/repository@digest`: the form every JSON result's `reference` takes once the digest is known. */
+export function digestReference(ref: Reference, digest: string): string {
+  return `${ref.registry}/${ref.repository}@${digest}`;
 }
 
 /** The hostname without port or brackets. */

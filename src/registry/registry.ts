@@ -120,7 +120,7 @@ export class Registry {
       const repos = (page as { repositories?: unknown }).repositories;
       if (Array.isArray(repos)) all.push(...repos.filter((r): r is string => typeof r === 'string'));
     });
-    return all;
+    return [...new Set(all)];
   }
 }
 
@@ -171,21 +171,24 @@ export async function paginate(
   firstUrl: string,
   scopes: string[],
   what: string,
-  onPage: (page: unknown) => void,
+  onPage: (page: unknown, res: HttpResponse) => void,
+  options: { accept?: string } = {},
 ): Promise<void> {
   const seen = new Set<string>();
   let url: string | undefined = firstUrl;
   while (url) {
     if (seen.has(url)) break;
     seen.add(url);
-    const res = await registry.send({ method: 'GET', url, headers: { accept: 'application/json' }, scopes });
+    const res = await registry.send({ method: 'GET', url, headers: { accept: options.accept ?? 'application/json' }, scopes });
     if (res.status !== 200) throw await responseError(res, 'GET', `cannot ${what}`);
     const body = await readBounded(res.body, CATALOG_LIMIT, 'list response');
+    let page: unknown;
     try {
-      onPage(JSON.parse(body.toString('utf8')));
+      page = JSON.parse(body.toString('utf8'));
     } catch {
       throw new LadingError('registry', `cannot ${what}: the registry sent a response that is not JSON`);
     }
+    onPage(page, res);
     const link = nextLink(res);
     url = link ? resolveLocation(url, link) : undefined;
   }

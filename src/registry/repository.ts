@@ -1,13 +1,14 @@
 import { pipeline, Readable, Transform } from 'node:stream';
-import { LadingError } from '../errors/errors.js';
+import { LadingError, RegistryResponseError, toLadingError } from '../errors/errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { digestOf, isDigest, VerifyingStream, newHasher } from '../oci/digest.js';
 import { detectManifestMediaType, parseManifestJson } from '../oci/manifest.js';
-import { MANIFEST_ACCEPT } from '../oci/mediatypes.js';
+import { isSchema1Type, MANIFEST_ACCEPT } from '../oci/mediatypes.js';
 import { repositoryScope } from './auth/scope.js';
 import { responseError } from './errors.js';
 import { appendQuery, resolveLocation } from './http/redirect.js';
-import { dump, headerValue, readBounded, type HttpResponse } from './http/types.js';
+import { redactUrl } from './http/retry.js';
+import { discard, dump, headerValue, readBounded, type HttpResponse } from './http/types.js';
 import { paginate, type Registry } from './registry.js';
 
 /** A fetched manifest: its descriptor and exact bytes. */
@@ -89,8 +90,14 @@ export class Repository {
       throw err;
     }
     const length = headerValue(res, 'content-length');
-    const size = expectedSize ?? (length !== undefined ? Number(length) : undefined);
+    let size = expectedSize ?? (length !== undefined ? Number(length) : undefined);
+    // No size from the caller or the response: ask with HEAD, so an endless body cannot be written without bound.
+    if (size === undefined) size = (await this.statBlob(digest).catch(() => undefined))?.size;
+    if (size !== undefined && size < 0) size = undefined;
     const verifier = new VerifyingStream(digest, size, `blob ${digest}`);
+    // A broken or stalled body names the request it belongs to.
+    const where = `GET ${redactUrl(res.url)}`;
+    res.body.once('error', (e: Error) => verifier.destroy(e instanceof LadingError ? e : toLadingError(Object.assign(e, { message: `${where}: ${e.message}` }))));
     // pipeline() owns the errors: a mismatch found before the caller starts reading is kept on the
     // stream (and reported to whoever consumes it) instead of being an unhandled 'error' event.
     pipeline(res.body, verifier, () => {});
@@ -237,12 +244,15 @@ export class Repository {
     const limit = this.registry.maxManifestSize;
     const length = headerValue(res, 'content-length');
     if (length !== undefined && Number(length) > limit) {
-      res.body.destroy(); // not read: the declared size may be anything
+      discard(res.body); // not read: the declared size may be anything
       throw tooLarge(limit, Number(length));
     }
     const bytes = await readBounded(res.body, limit, 'manifest').catch((e) => {
       throw (e as LadingError).kind === 'too-large' ? tooLarge(limit) : e;
     });
+    // Schema 1 (a registry's fallback when none of the accepted types is stored) says so before any digest check:
+    // its signed body never matches its digest header, which would read as corruption.
+    if (isSchema1Type(headerValue(res, 'content-type')?.split(';')[0].trim())) detectManifestMediaType({ schemaVersion: 1 });
     const digest = digestOf(bytes);
     if (isDigest(reference) && reference !== digest) {
       if (!reference.startsWith('sha256:') || digestOf(bytes, reference.split(':')[0]) !== reference) {
@@ -280,7 +290,7 @@ export class Repository {
   }
 
   /** PUT a manifest under a tag or digest; the digest is computed from the bytes sent (CASES B20b). */
-  async pushManifest(reference: string, bytes: Buffer, mediaType: string): Promise<Descriptor> {
+  async pushManifest(reference: string, bytes: Buffer, mediaType: string): Promise<Descriptor & { ociSubject?: string }> {
     const digest = digestOf(bytes);
     if (isDigest(reference) && reference !== digest) {
       throw new LadingError('digest-mismatch', `manifest content digest is ${digest}, not ${reference}`);
@@ -300,7 +310,33 @@ export class Repository {
     if (got && got.startsWith('sha256:') && got !== digest) {
       throw new LadingError('digest-mismatch', `${this.where}: the registry stored manifest ${got}, we sent ${digest}`);
     }
-    return { mediaType, digest, size: bytes.length };
+    // distribution-spec "Pushing Manifests with Subject": OCI-Subject says the registry indexed the referrer.
+    const subject = headerValue(res, 'oci-subject');
+    return subject ? { mediaType, digest, size: bytes.length, ociSubject: subject } : { mediaType, digest, size: bytes.length };
+  }
+
+  /**
+   * The referrers API (`GET /v2/<name>/referrers/<digest>`, distribution-spec v1.1): the referrer
+   * descriptors, all pages, filtered by artifact type (by the registry when it says so in
+   * `OCI-Filters-Applied`, else here). `undefined` when the registry has no referrers API (404).
+   */
+  async referrers(digest: string, artifactType?: string): Promise<Descriptor[] | undefined> {
+    const q = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    const out: Descriptor[] = [];
+    let filtered = false;
+    const first = this.registry.url(`/v2/${this.name}/referrers/${digest}${q}`);
+    try {
+      await paginate(this.registry, first, this.pull, `list referrers of ${digest} in ${this.where}`, (page, res) => {
+        const p = page as { manifests?: unknown; mediaType?: unknown };
+        if (!Array.isArray(p.manifests)) throw new LadingError('registry', `referrers of ${digest}: the registry answered without a "manifests" list`);
+        out.push(...(p.manifests as Descriptor[]));
+        if (res && /(^|,)\s*artifactType\s*(,|$)/.test(headerValue(res, 'oci-filters-applied') ?? '')) filtered = true;
+      }, { accept: 'application/vnd.oci.image.index.v1+json, application/json' });
+    } catch (err) {
+      if (err instanceof RegistryResponseError && (err.status === 404 || err.status === 405)) return undefined;
+      throw err;
+    }
+    return artifactType && !filtered ? out.filter((d) => d.artifactType === artifactType) : out;
   }
 
   /** DELETE a manifest by digest (a tag is resolved first: Distribution deletes only by digest). */

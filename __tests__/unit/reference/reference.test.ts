@@ -97,7 +97,7 @@ describe('B14: registry host detection', () => {
   });
 
   it.each([
-    ['2001:db8::1/team/app', 'invalid reference "2001:db8::1/team/app": invalid registry "2001:db8::1": an IPv6 address must be in brackets, e.g. [2001:db8::1]'],
+    ['2001:db8::1/team/app', 'invalid reference "2001:db8::1/team/app": invalid registry "2001:db8::1": an IPv6 address must be in brackets, with the port outside: [2001:db8::1]:5000'],
     ['ghcr.io/OwnerName/app:1', 'invalid reference "ghcr.io/OwnerName/app:1": repository name must be lowercase ("OwnerName/app")'],
   ])('rejects %s', (input, message) => {
     let err: unknown;

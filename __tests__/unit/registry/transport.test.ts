@@ -68,7 +68,7 @@ describe('B15: redirects', () => {
 
     const loop = await fake(hops(11));
     const err = await rejection(t.do({ method: 'GET', url: `${loop.origin}/r0` }));
-    expect(err.message).toBe('GET /r0: more than 10 redirects');
+    expect(err.message).toBe(`GET ${loop.origin}/r0: more than 10 redirects`);
     loop.assertDone();
     expect(loop.seen).toHaveLength(11);
   });

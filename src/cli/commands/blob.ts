@@ -1,6 +1,6 @@
 import { LadingError } from '../../errors/errors.js';
 import { newHasher, parseDigest } from '../../oci/digest.js';
-import { formatReference, withDigest } from '../../reference/reference.js';
+import { digestReference, formatReference, withDigest } from '../../reference/reference.js';
 import type { Command } from '../command.js';
 import { formatBytes, formatFlag, type Context } from '../context.js';
 import { REMOTE } from './manifest.js';
@@ -39,7 +39,7 @@ const blobFetch: Command = {
     if (ctx.bool('descriptor')) {
       const d = await repo.statBlob(r.digest);
       if (!d) throw new LadingError('not-found', `blob ${r.digest} not found in ${r.registry}/${r.repository}`);
-      ctx.result(JSON.stringify(d), { reference: formatReference(r), ...d });
+      ctx.result(JSON.stringify(d), { reference: digestReference(r, r.digest), ...d });
       return;
     }
     if (output === undefined) throw new LadingError('usage', 'blob fetch needs --output FILE (or "-" for stdout) or --descriptor');
@@ -49,7 +49,7 @@ const blobFetch: Command = {
     await writeOutput(ctx, output, blob.stream);
     const size = blob.descriptor.size;
     if (output !== '-') ctx.status(`Downloaded ${r.digest} ${formatBytes(size)} to ${output}`);
-    if (ctx.json) ctx.result(undefined, { reference: formatReference(r), mediaType: 'application/octet-stream', digest: r.digest, size, output });
+    if (ctx.json) ctx.result(undefined, { reference: digestReference(r, r.digest), mediaType: 'application/octet-stream', digest: r.digest, size, output });
   },
 };
 
@@ -59,7 +59,7 @@ const blobPush: Command = {
   usage: 'REPOSITORY[@DIGEST] FILE|-',
   args: [2, 2],
   flags: [
-    { long: 'size', type: 'int', value: 'BYTES', desc: 'size of the blob read from stdin (checked)', default: -1 },
+    { long: 'size', type: 'int', value: 'BYTES', desc: 'size of the blob read from stdin (checked)' },
     { long: 'media-type', type: 'string', value: 'TYPE', desc: 'media type shown in the descriptor', default: 'application/octet-stream' },
     { long: 'descriptor', type: 'bool', desc: 'print the descriptor' },
     formatFlag,
@@ -71,7 +71,7 @@ const blobPush: Command = {
     if (r.digest) parseDigest(r.digest);
     const mediaType = ctx.str('media-type')!;
     const repo = (await ctx.registry(r)).repository(r.repository);
-    const sizeFlag = ctx.int('size')!;
+    const sizeFlag = ctx.int('size') ?? -1;
     let desc: { digest: string; size: number };
     let exists = false;
     if (file === '-') {
@@ -101,8 +101,8 @@ const blobPush: Command = {
     const full = withDigest(r, desc.digest);
     ctx.status(`${exists ? 'Exists' : 'Pushed'} [registry] ${formatReference({ ...full, tag: undefined })}`);
     const d = { mediaType, digest: desc.digest, size: desc.size };
-    if (ctx.bool('descriptor')) ctx.result(JSON.stringify(d), { reference: formatReference(full), ...d, exists });
-    else ctx.result(`Digest: ${desc.digest}`, { reference: formatReference({ ...full, tag: undefined }), ...d, exists });
+    if (ctx.bool('descriptor')) ctx.result(JSON.stringify(d), { reference: digestReference(r, desc.digest), ...d, exists });
+    else ctx.result(`Digest: ${desc.digest}`, { reference: digestReference(r, desc.digest), ...d, exists });
   },
 };
 
@@ -120,15 +120,15 @@ const blobDelete: Command = {
     if (!stat) {
       if (ctx.bool('force')) {
         ctx.status(`Missing ${formatReference(r)}`);
-        ctx.result(undefined, { reference: formatReference(r), deleted: false });
+        ctx.result(undefined, { reference: digestReference(r, r.digest), digest: r.digest, deleted: false });
         return;
       }
       throw new LadingError('not-found', `blob ${r.digest} not found in ${r.registry}/${r.repository}`);
     }
-    await confirm(ctx, `Are you sure you want to delete the blob ${r.digest}?`);
+    await confirm(ctx, `the blob ${r.digest}`);
     await repo.deleteBlob(r.digest);
     ctx.status(`Deleted [registry] ${formatReference(r)}`);
-    ctx.result(`Deleted ${formatReference(r)}`, { reference: formatReference(r), digest: r.digest, size: stat.size, deleted: true });
+    ctx.result(`Deleted ${digestReference(r, r.digest)}`, { reference: digestReference(r, r.digest), digest: r.digest, size: stat.size, deleted: true });
   },
 };
 

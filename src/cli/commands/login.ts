@@ -75,8 +75,15 @@ const logout: Command = {
   flags: [formatFlag, { long: 'registry-config', type: 'string', value: 'PATH', desc: 'Docker config.json to edit' }, ...commonFlags],
   async run(ctx, [input]) {
     const { registry } = parseRegistryArg(input);
-    await removeCredential(registry, { configPath: ctx.str('registry-config'), env: ctx.io.env, warn: (m) => ctx.warn(m) });
-    ctx.result(`Removed login credentials for ${registry}`, { registry, loggedIn: false });
+    try {
+      await removeCredential(registry, { configPath: ctx.str('registry-config'), env: ctx.io.env, warn: (m) => ctx.warn(m) });
+    } catch (err) {
+      // Not logged in is the state logout asks for: say so and succeed (as docker), so cleanup steps never fail on it.
+      if ((err as LadingError).kind !== 'not-found') throw err;
+      ctx.result(`Not logged in to ${registry}`, { registry, loggedIn: false, removed: false });
+      return;
+    }
+    ctx.result(`Removed login credentials for ${registry}`, { registry, loggedIn: false, removed: true });
   },
 };
 

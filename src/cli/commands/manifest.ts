@@ -1,8 +1,8 @@
 import { LadingError } from '../../errors/errors.js';
 import { digestOf } from '../../oci/digest.js';
-import { asImageManifest, asIndex, detectManifestMediaType, parseManifestJson, parsePlatform, selectPlatform } from '../../oci/manifest.js';
+import { asImageManifest, asIndex, configPlatform, detectManifestMediaType, formatPlatform, parseManifestJson, parsePlatform, platformMatches, selectPlatform } from '../../oci/manifest.js';
 import { isIndexType, isValidMediaType, MANIFEST_ACCEPT } from '../../oci/mediatypes.js';
-import { formatReference, parseReferenceWithTags, requireManifestRef, withDigest, type Reference } from '../../reference/reference.js';
+import { digestReference, formatReference, parseReferenceWithTags, requireManifestRef, withDigest, type Reference } from '../../reference/reference.js';
 import type { FetchedManifest, Repository } from '../../registry/repository.js';
 import type { FlagSpec } from '../args.js';
 import type { Command } from '../command.js';
@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 
 const platformFlag: FlagSpec = { long: 'platform', type: 'string', value: 'OS/ARCH[/VARIANT]', desc: 'pick this platform when the reference is an index' };
 const outputFlag: FlagSpec = { long: 'output', short: 'o', type: 'string', value: 'FILE', desc: 'write the content to FILE ("-" for stdout)' };
-const descriptorFlag: FlagSpec = { long: 'descriptor', type: 'bool', desc: 'print the descriptor instead of the content' };
+const descriptorFlag: FlagSpec = { long: 'descriptor', type: 'bool', desc: 'print the descriptor (instead of the content, or of the deleted manifest)' };
 const prettyFlag: FlagSpec = { long: 'pretty', type: 'bool', desc: 'pretty-print JSON' };
 const forceFlag: FlagSpec = { long: 'force', short: 'f', type: 'bool', desc: 'do not prompt; a missing reference is not an error' };
 
@@ -35,6 +35,14 @@ export async function fetchManifestFor(
       const child = selectPlatform(asIndex(parseManifestJson(fetched.bytes)), want);
       fetched = await repo.fetchManifest(child.digest, accept);
       resolved = withDigest(r, child.digest);
+    } else {
+      // A single image: its config says which platform it is; a different one is not there (as ORAS).
+      const config = asImageManifest(parseManifestJson(fetched.bytes)).config;
+      const blob = await repo.fetchBlob(config.digest, config.size);
+      const have = configPlatform(await readAll(blob.stream, ctx.int('max-manifest-size') ?? 4 << 20, 'config'));
+      if (!platformMatches(have, want)) {
+        throw new LadingError('not-found', `${formatReference(r)} is a single ${formatPlatform(have)} image, not ${formatPlatform(want)}`);
+      }
     }
   }
   return { repo, fetched, ref: resolved };
@@ -59,7 +67,7 @@ const manifestFetch: Command = {
     const d = fetched.descriptor;
     if (ctx.bool('descriptor')) {
       const json = descriptorJson(d);
-      if (ctx.json) ctx.result(undefined, { reference: formatReference(r), ...json });
+      if (ctx.json) ctx.result(undefined, { reference: digestReference(r, d.digest), ...json });
       else ctx.result(ctx.bool('pretty') ? JSON.stringify(json, null, 2) : JSON.stringify(json), json);
       return;
     }
@@ -70,7 +78,7 @@ const manifestFetch: Command = {
       ctx.status(`Fetched ${formatReference(r)} (${d.mediaType}) to ${output}`);
     }
     if (ctx.json) {
-      ctx.result(undefined, { reference: formatReference(r), ...descriptorJson(d), content: JSON.parse(fetched.bytes.toString('utf8')) });
+      ctx.result(undefined, { reference: digestReference(r, d.digest), ...descriptorJson(d), content: JSON.parse(fetched.bytes.toString('utf8')) });
     } else if (output === undefined || output === '-') {
       ctx.io.stdout.write(bytes);
     }
@@ -105,7 +113,7 @@ const manifestFetchConfig: Command = {
       } catch {
         content = undefined;
       }
-      ctx.result(undefined, { reference: formatReference(r), ...descriptorJson(config), content });
+      ctx.result(undefined, { reference: digestReference(r, config.digest), manifest: digestReference(r, fetched.descriptor.digest), ...descriptorJson(config), content });
       return;
     }
     await writeOutput(ctx, output, blob.stream);
@@ -129,7 +137,7 @@ const manifestPush: Command = {
       if (f.size > limit) throw new LadingError('too-large', `manifest exceeds ${limit} bytes (got ${f.size}); use --max-manifest-size`);
       bytes = await readAll(f.open(), limit, 'manifest');
     }
-    const body = parseManifestJson(bytes, file === '-' ? 'manifest from stdin' : `manifest "${file}"`);
+    const body = parseManifestJson(bytes, file === '-' ? 'manifest from stdin' : `manifest "${file}"`, 'usage');
     let mediaType = ctx.str('media-type');
     if (mediaType !== undefined) {
       if (!isValidMediaType(mediaType)) throw new LadingError('usage', `invalid media type "${mediaType}"`);
@@ -142,14 +150,15 @@ const manifestPush: Command = {
       throw new LadingError('usage', 'media type not found in file; pass --media-type');
     }
     const repo = (await ctx.registry(r)).repository(r.repository);
-    const target = r.digest ?? r.tag;
-    const desc = await repo.pushManifest(target ?? digestOf(bytes), bytes, mediaType);
-    const tags = [...(r.tag ? [r.tag] : []), ...extraTags];
-    const pending = tags.filter((t) => t !== target);
-    await Promise.all(pending.map((t) => repo.pushManifest(t, bytes, mediaType!)));
-    const shown = withDigest(r, desc.digest);
-    ctx.status(`Pushed [registry] ${formatReference({ ...r, digest: undefined })}`);
-    ctx.result(`Digest: ${desc.digest}`, { reference: formatReference(shown), ...descriptorJson(desc), tags });
+    // No tag in the reference: push by digest (as ORAS), never silently to `latest`.
+    const tag = r.tagDefaulted ? undefined : r.tag;
+    const target = r.digest ?? tag ?? digestOf(bytes);
+    const desc = await repo.pushManifest(target, bytes, mediaType);
+    const tags = [...(tag ? [tag] : []), ...extraTags];
+    await Promise.all(tags.filter((t) => t !== target).map((t) => repo.pushManifest(t, bytes, mediaType!)));
+    const byDigest = formatReference({ ...withDigest(r, desc.digest), tag: undefined });
+    ctx.status(`Pushed [registry] ${byDigest}${tags.length ? ` (tags: ${tags.join(', ')})` : ''}`);
+    ctx.result(`Digest: ${desc.digest}`, { reference: byDigest, ...descriptorJson(desc), tags });
   },
 };
 
@@ -175,10 +184,10 @@ const manifestDelete: Command = {
       }
       throw err;
     }
-    await confirm(ctx, `Are you sure you want to delete the manifest ${desc.digest} and all tags associated with it?`);
+    await confirm(ctx, `the manifest ${desc.digest} and all tags associated with it`);
     await repo.deleteManifest(desc.digest);
     ctx.status(`Deleted [registry] ${formatReference(r)}`);
-    ctx.result(ctx.bool('descriptor') ? JSON.stringify(descriptorJson(desc)) : `Deleted ${formatReference(withDigest(r, desc.digest))}`, { reference: formatReference(withDigest(r, desc.digest)), ...descriptorJson(desc), deleted: true });
+    ctx.result(ctx.bool('descriptor') ? JSON.stringify(descriptorJson(desc)) : `Deleted ${digestReference(r, desc.digest)}`, { reference: digestReference(r, desc.digest), ...descriptorJson(desc), deleted: true });
   },
 };
 

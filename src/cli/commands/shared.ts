@@ -46,16 +46,16 @@ export async function readAll(stream: Readable, limit: number, what: string): Pr
 }
 
 /** Asks on a terminal, or demands --force when there is none (ORAS silently exits 0 there). */
-export async function confirm(ctx: Context, question: string): Promise<void> {
+export async function confirm(ctx: Context, what: string): Promise<void> {
   if (ctx.bool('force')) return;
   if (!ctx.io.stdinIsTTY) {
-    throw new LadingError('usage', `${question}: refusing to delete without confirmation; pass --force (no terminal to ask on)`);
+    throw new LadingError('usage', `refusing to delete ${what} without confirmation: pass --force (there is no terminal to ask on)`);
   }
-  ctx.io.stderr.write(`${question} [y/N] `);
+  ctx.io.stderr.write(`Are you sure you want to delete ${what}? [y/N] `);
   const answer = await new Promise<string>((resolve) => {
     ctx.io.stdin.once('data', (d) => resolve(String(d)));
     ctx.io.stdin.once('end', () => resolve(''));
   });
   ctx.io.stdin.pause();
-  if (!/^y(es)?$/i.test(answer.trim())) throw new LadingError('usage', 'operation cancelled');
+  if (!/^y(es)?$/i.test(answer.trim())) throw new LadingError('internal', 'cancelled: nothing was deleted');
 }

@@ -1,6 +1,6 @@
 import { LadingError } from '../../errors/errors.js';
 import { parsePlatform } from '../../oci/manifest.js';
-import { formatReference, isValidTag, parseReference, requireManifestRef, withDigest } from '../../reference/reference.js';
+import { digestReference, formatReference, isValidTag, parseReference, requireManifestRef, withDigest } from '../../reference/reference.js';
 import type { Command } from '../command.js';
 import { formatFlag, manifestSizeFlag } from '../context.js';
 import { fetchManifestFor, REMOTE } from './manifest.js';
@@ -27,7 +27,8 @@ const tag: Command = {
   args: [2, Infinity],
   flags: [{ long: 'concurrency', type: 'int', value: 'N', desc: 'tags pushed at once', default: 5 }, formatFlag, manifestSizeFlag, ...REMOTE],
   examples: ['lading tag localhost:5000/hello:latest v1.0.0 v2.0.0'],
-  async run(ctx, [input, ...tags]) {
+  async run(ctx, [input, ...given]) {
+    const tags = [...new Set(given)];
     const r = ref(ctx, input);
     requireManifestRef(r, 'tag');
     for (const t of tags) if (!isValidTag(t)) throw new LadingError('usage', `invalid tag "${t}" (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`);
@@ -35,12 +36,9 @@ const tag: Command = {
     if (concurrency < 1) throw new LadingError('usage', '--concurrency must be at least 1');
     const { repo, fetched } = await fetchManifestFor(ctx, r, undefined, { forPush: true });
     const d = fetched.descriptor;
-    await mapLimit(tags, concurrency, async (t) => {
-      await repo.pushManifest(t, fetched.bytes, d.mediaType);
-      ctx.status(`Tagged ${t}`);
-    });
-    const full = withDigest(r, d.digest);
-    ctx.result(`Tagged ${tags.join(', ')}`, { reference: formatReference(full), mediaType: d.mediaType, digest: d.digest, size: d.size, tags });
+    ctx.status(`Tagging [registry] ${digestReference(r, d.digest)}`);
+    await mapLimit(tags, concurrency, (t) => repo.pushManifest(t, fetched.bytes, d.mediaType));
+    ctx.result(tags.map((t) => `Tagged ${t}`).join('\n'), { reference: digestReference(r, d.digest), mediaType: d.mediaType, digest: d.digest, size: d.size, tags });
   },
 };
 

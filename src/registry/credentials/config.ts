@@ -204,7 +204,9 @@ async function callHelper(name: string, action: 'get' | 'store' | 'erase', input
   if (r.code === 0) return r.stdout;
   const out = (r.stdout.trim() || r.stderr.trim()).split('\n')[0].slice(0, 200);
   if (action !== 'store' && NOT_FOUND_RE.test(out)) return undefined;
-  const shown = secret ? out.split(secret).join('***') : out;
+  // A failing helper may still have printed a secret: show its output only when it looks like a plain message.
+  const looksSecret = /secret|password|token|"Username"|\{/i.test(out);
+  const shown = looksSecret ? '(output not shown: it may hold a secret)' : secret ? out.split(secret).join('***') : out;
   throw fail(`"${action}" ${r.code === null ? `killed by ${r.signal}` : `exited with ${r.code}`}${shown ? `: ${shown}` : ''}`);
 }
 

@@ -1,5 +1,5 @@
 import { LadingError } from '../../errors/errors.js';
-import { isRepeatable } from './retry.js';
+import { isRepeatable, redactUrl } from './retry.js';
 import { dump, headerValue, type HttpRequest, type HttpResponse, type Transport } from './types.js';
 
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
@@ -24,10 +24,13 @@ export class RedirectTransport implements Transport {
       if (res.status !== 303 && !isRepeatable(current)) return res;
       if (hop >= MAX_REDIRECTS) {
         await dump(res.body);
-        throw new LadingError('registry', `${req.method} ${new URL(req.url).pathname}: more than ${MAX_REDIRECTS} redirects`);
+        throw new LadingError('registry', `${req.method} ${redactUrl(req.url)}: more than ${MAX_REDIRECTS} redirects`);
       }
       await dump(res.body);
       const next = resolveLocation(current.url, location);
+      if (!/^https?:\/\//i.test(next)) {
+        throw new LadingError('registry', `${req.method} ${redactUrl(req.url)}: redirected to an unsupported URL scheme (${next.split(':')[0]}:)`);
+      }
       const headers = { ...(current.headers ?? {}) };
       if (new URL(next).origin !== origin) {
         delete headers.authorization;

@@ -51,7 +51,7 @@ export async function readBounded(body: Readable, limit: number, what: string): 
     const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
     total += b.length;
     if (total > limit) {
-      body.destroy();
+      discard(body);
       throw new LadingError('too-large', `${what} exceeds ${limit} bytes`);
     }
     chunks.push(b);
@@ -69,4 +69,13 @@ export async function dump(body: Readable): Promise<void> {
   } catch {
     /* ignore */
   }
+}
+
+/**
+ * Closes a body without reading the rest. Destroying an undici body makes it emit an abort error;
+ * a listener keeps that from becoming an unhandled 'error' event that kills the process.
+ */
+export function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
 }

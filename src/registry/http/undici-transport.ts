@@ -18,6 +18,10 @@ export const USER_AGENT = 'lading/0.1';
 export function createDispatcher(tls: TlsOptions = {}): Dispatcher {
   return new Agent({
     keepAliveTimeout: 30_000,
+    // A registry that accepts the connection but never answers, or stalls mid-body, fails within a minute
+    // (retried as a connection error) instead of undici's five-minute defaults.
+    headersTimeout: 60_000,
+    bodyTimeout: 60_000,
     connections: 16,
     connect: {
       rejectUnauthorized: !tls.insecure,
