@@ -33,7 +33,7 @@ export function parseOutputFile(text: string): Record<string, string> {
 }
 
 /** Runs the bundled Action as the runner does: INPUT_* variables and GITHUB_* files in a temp folder. */
-export function runAction(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): Promise<ActionRun> {
+export function runAction(inputs: Record<string, string>, extraEnv: Record<string, string> = {}, cwd?: string): Promise<ActionRun> {
   const dir = tmpDir('lading-action-');
   const files = { GITHUB_OUTPUT: join(dir, 'output'), GITHUB_STEP_SUMMARY: join(dir, 'summary'), GITHUB_STATE: join(dir, 'state'), GITHUB_PATH: join(dir, 'path'), GITHUB_ENV: join(dir, 'env') };
   for (const f of Object.values(files)) writeFileSync(f, '');
@@ -47,7 +47,7 @@ export function runAction(inputs: Record<string, string>, extraEnv: Record<strin
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   return new Promise((resolve) => {
-    execFile(process.execPath, [ACTION_ENTRY], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [ACTION_ENTRY], { env, timeout: 60_000, cwd }, (error, stdout, stderr) => {
       resolve({
         code: error ? ((error as { code?: number }).code ?? 1) : 0,
         stdout: String(stdout),

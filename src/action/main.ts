@@ -50,6 +50,8 @@ export async function run(): Promise<void> {
     core.setOutput(Output.digest, digest);
     core.setOutput(Output.reference, reference);
     core.setOutput(Output.json, JSON.stringify(json));
+    // files: what a pull wrote (paths) or a push/attach uploaded (titles), as a JSON list.
+    if (Array.isArray(json.files)) core.setOutput(Output.files, JSON.stringify(fileNames(json.files)));
     // The summary is a courtesy: the work is done, so a summary that cannot be written only warns.
     if (inputs.summary && process.env.GITHUB_STEP_SUMMARY) {
       await writeSummary(inputs, json).catch((err: Error) => core.warning(`could not write the job summary: ${err.message}`));
@@ -66,6 +68,9 @@ async function writeSummary(inputs: ActionInputs, json: Record<string, unknown>)
   }
   if (Array.isArray(json.tags)) rows.push(['tags', json.tags.join(', ')]);
   if (Array.isArray(json.repositories)) rows.push(['repositories', String(json.repositories.length)]);
+  if (typeof json.artifactType === 'string') rows.push(['artifactType', json.artifactType]);
+  if (Array.isArray(json.files)) rows.push([inputs.command === 'pull' ? 'files written' : 'files', fileNames(json.files).join(', ')]);
+  if (Array.isArray(json.referrers)) rows.push(['referrers', String(json.referrers.length)]);
   await core.summary
     .addHeading(`lading ${inputs.command}`, 3)
     .addTable([
@@ -76,6 +81,13 @@ async function writeSummary(inputs: ActionInputs, json: Record<string, unknown>)
       ...rows.map(([k, v]) => [k, `<code>${escapeHtml(v)}</code>`]),
     ])
     .write();
+}
+
+function fileNames(files: unknown[]): string[] {
+  return files.map((f) => {
+    const o = f as { path?: string; title?: string };
+    return o.path ?? o.title ?? '';
+  });
 }
 
 /** CLI advice in an error message, reworded for the Action's inputs. */

@@ -26,6 +26,12 @@ describe('action inputs', () => {
     [{ command: 'tag', reference: 'r.example/a:1', tags: 'x', platform: 'linux/amd64' }, 'input "platform" does not apply'],
     [{ command: 'tag', reference: 'r.example/a:1', tags: 'x', 'media-type': 'a/b' }, 'input "media-type" does not apply'],
     [{ command: 'login', reference: 'r.example' }, 'command "login" needs "username" and "password"'],
+    [{ command: 'push', reference: 'r.example/a:1' }, 'command "push" needs the input "files"'],
+    [{ command: 'attach', reference: 'r.example/a:1', files: 'x' }, 'command "attach" needs the input "artifact-type"'],
+    [{ command: 'pull', reference: 'r.example/a:1', files: 'x' }, 'input "files" does not apply to command "pull"'],
+    [{ command: 'push', reference: 'r.example/a:1', files: 'x', annotations: 'novalue' }, 'annotation "novalue" is not KEY=VALUE'],
+    [{ command: 'repo-ls', reference: 'r.example', 'oci-layout': 'true' }, 'input "oci-layout" does not apply to command "repo-ls"'],
+    [{ command: 'pull', reference: 'r.example/a:1', annotations: 'a=b' }, 'input "annotations" does not apply to command "pull"'],
   ])('rejects %j with a clear message', (values, message) => {
     expect(() => parseInputs(inputs(values as Record<string, string>))).toThrow(InputError);
     expect(() => parseInputs(inputs(values as Record<string, string>))).toThrow(message);
@@ -37,5 +43,12 @@ describe('action inputs', () => {
 
   it('deletes without a prompt (the step is the confirmation)', () => {
     expect(toCliArgs(parseInputs(inputs({ command: 'manifest-delete', reference: 'r.example/a:1' })))).toEqual(['manifest', 'delete', 'r.example/a:1', '--force', '--format', 'json']);
+  });
+
+  it('maps artifact inputs: files and annotations one per line (spaces and commas kept), tags joined to the reference', () => {
+    const i = parseInputs(inputs({ command: 'push', reference: 'r.example/a:v1', files: 'my file.txt\ndist/app,v2.tgz:application/x-tar\n', tags: 'latest', annotations: 'k=v, with comma\nx=y', 'artifact-type': 'application/x.t', 'oci-layout': 'false' }));
+    expect(toCliArgs(i)).toEqual(['push', 'r.example/a:v1,latest', 'my file.txt', 'dist/app,v2.tgz:application/x-tar', '--format', 'json', '--artifact-type', 'application/x.t', '--annotation', 'k=v, with comma', '--annotation', 'x=y']);
+    const pull = parseInputs(inputs({ command: 'pull', reference: './layout:v1', 'oci-layout': 'true', output: 'out' }));
+    expect(toCliArgs(pull)).toEqual(['pull', './layout:v1', '--output', 'out', '--format', 'json', '--oci-layout']);
   });
 });
