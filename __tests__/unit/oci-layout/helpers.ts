@@ -1,12 +1,12 @@
 /** Helpers for the OCI layout tests: stream reading, descriptors, a tar writer, and the store built for child processes. */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import type { Descriptor } from '../../../src/oci/descriptor.js';
-import { tmpDir } from '../../helpers/tmp.js';
+import { removeAtExit, tmpDir } from '../../helpers/tmp.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -123,13 +123,17 @@ const SRC = fileURLToPath(new URL('../../../src/', import.meta.url));
 let built: string | undefined;
 
 /**
- * Transpiles src/content/oci-layout/store.ts and everything it imports (relative imports only:
- * the store uses node's own modules) into a temporary folder, so plain `node` child processes
+ * Transpiles src/content/oci-layout/store.ts and everything it imports (relative imports; packages
+ * resolve from the project's node_modules) into a temporary folder, so plain `node` child processes
  * can run the real store. Returns the folder; the store is at content/oci-layout/store.js.
  */
 export function buildStoreForChildren(): string {
   if (built) return built;
-  const out = tmpDir('lading-layout-build-');
+  // Inside the project's node_modules, so the packages the store imports (tar) resolve from the build.
+  const cache = join(SRC, '..', 'node_modules', '.cache');
+  mkdirSync(cache, { recursive: true });
+  const out = mkdtempSync(join(cache, 'lading-layout-build-'));
+  removeAtExit(out);
   writeFileSync(join(out, 'package.json'), '{"type":"module"}');
   const todo = [join(SRC, 'content/oci-layout/store.ts')];
   const done = new Set<string>();
