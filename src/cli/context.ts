@@ -30,6 +30,12 @@ export const remoteFlags: FlagSpec[] = [
   { long: 'key-file', type: 'string', value: 'PATH', desc: 'client key (PEM) for mutual TLS' },
 ];
 
+/** The remote flags of one side of a copy: `--from-username`, `--to-plain-http`, … as ORAS spells them. */
+export function sideFlags(side: 'from' | 'to'): FlagSpec[] {
+  const label = side === 'from' ? 'source' : 'destination';
+  return remoteFlags.map((f) => ({ ...f, long: `${side}-${f.long}`, short: undefined, desc: `${label}: ${f.desc}` }));
+}
+
 export const commonFlags: FlagSpec[] = [
   { long: 'debug', short: 'd', type: 'bool', desc: 'print a request trace on stderr (secrets scrubbed)' },
   { long: 'no-tty', type: 'bool', desc: 'plain status lines, no progress redraws' },
@@ -99,49 +105,53 @@ export class Context {
   }
 
   /** The credential given by flags, if any (wins over config.json). */
-  async flagCredential(): Promise<Credential | undefined> {
-    const username = this.str('username');
-    let password = this.str('password');
-    let identityToken = this.str('identity-token');
-    const fromStdin = [this.bool('password-stdin'), this.bool('identity-token-stdin'), password !== undefined, identityToken !== undefined].filter(Boolean).length;
-    if (fromStdin > 1) throw new LadingError('usage', 'give only one of --password, --password-stdin, --identity-token and --identity-token-stdin');
-    if (this.bool('password-stdin')) password = await this.readStdinSecret();
-    if (this.bool('identity-token-stdin')) identityToken = await this.readStdinSecret();
-    if (password !== undefined && this.parsed.given.has('password') && !this.warnedPassword) {
+  async flagCredential(side = ''): Promise<Credential | undefined> {
+    const f = (name: string) => `${side}${name}`;
+    const username = this.str(f('username'));
+    let password = this.str(f('password'));
+    let identityToken = this.str(f('identity-token'));
+    const fromStdin = [this.bool(f('password-stdin')), this.bool(f('identity-token-stdin')), password !== undefined, identityToken !== undefined].filter(Boolean).length;
+    if (fromStdin > 1) throw new LadingError('usage', `give only one of --${f('password')}, --${f('password-stdin')}, --${f('identity-token')} and --${f('identity-token-stdin')}`);
+    if (this.bool(f('password-stdin'))) password = await this.readStdinSecret();
+    if (this.bool(f('identity-token-stdin'))) identityToken = await this.readStdinSecret();
+    if (password !== undefined && this.parsed.given.has(f('password')) && !this.warnedPassword) {
       this.warnedPassword = true;
-      this.warn('Using --password via the command line is insecure; use --password-stdin.');
+      this.warn(`Using --${f('password')} via the command line is insecure; use --${f('password-stdin')}.`);
     }
     if (identityToken) return { identityToken };
     if (password !== undefined && password === '') throw new LadingError('usage', 'the password is empty');
-    if (username !== undefined && password === undefined) throw new LadingError('usage', '--username needs a password: --password-stdin or -p');
-    if (password !== undefined && !username) throw new LadingError('usage', 'a password needs --username');
+    if (username !== undefined && password === undefined) throw new LadingError('usage', side ? `--${f('username')} needs a password: --${f('password-stdin')} or --${f('password')}` : '--username needs a password: --password-stdin or -p');
+    if (password !== undefined && !username) throw new LadingError('usage', `a password needs --${f('username')}`);
     return username ? { username, password } : undefined;
   }
 
   /** The registry client for a reference's host, configured from the flags (one per host per run). */
-  async registry(ref: Pick<Reference, 'registry' | 'host'>): Promise<Registry> {
-    const existing = this.registries.get(ref.host);
+  /** `side` is a flag prefix (`from-`/`to-` for copy): each side has its own credentials and TLS settings. */
+  async registry(ref: Pick<Reference, 'registry' | 'host'>, side = ''): Promise<Registry> {
+    const f = (name: string) => `${side}${name}`;
+    const key = `${side}${ref.host}`;
+    const existing = this.registries.get(key);
     if (existing) return existing;
-    const flagCred = await this.flagCredential();
+    const flagCred = await this.flagCredential(side);
     const credentials = createCredentialProvider({
-      configPath: this.str('registry-config'),
+      configPath: this.str(f('registry-config')),
       env: this.io.env,
       warn: (m) => this.warn(m),
       static: flagCred,
     });
-    const plainHttp = this.parsed.given.has('plain-http') ? this.bool('plain-http') : undefined;
+    const plainHttp = this.parsed.given.has(f('plain-http')) ? this.bool(f('plain-http')) : undefined;
     const registry = new Registry(ref.registry, ref.host, {
       plainHttp,
-      insecure: this.bool('insecure'),
-      caFile: this.str('ca-file'),
-      certFile: this.str('cert-file'),
-      keyFile: this.str('key-file'),
+      insecure: this.bool(f('insecure')),
+      caFile: this.str(f('ca-file')),
+      certFile: this.str(f('cert-file')),
+      keyFile: this.str(f('key-file')),
       credentials,
       log: (line) => this.status(line),
       debug: this.bool('debug') ? (line) => this.io.stderr.write(`[debug] ${line}\n`) : undefined,
       maxManifestSize: this.int('max-manifest-size'),
     });
-    this.registries.set(ref.host, registry);
+    this.registries.set(key, registry);
     return registry;
   }
 }

@@ -1,5 +1,8 @@
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Deleter, ReferrerLister, TagLister, Target } from '../content/interfaces.js';
 import { OciLayoutStore, parseLayoutReference } from '../content/oci-layout/store.js';
+import { isTarFile } from '../content/oci-layout/tar.js';
 import { LadingError } from '../errors/errors.js';
 import { formatReference, parseReference, parseReferenceWithTags, type Reference } from '../reference/reference.js';
 import { RegistryTarget, type ReferrersMode } from '../registry/target.js';
@@ -66,4 +69,44 @@ function splitTags(input: string): string[] {
   const comma = input.indexOf(',', sep + 1);
   if (comma < 0) return [input];
   return [input.slice(0, comma), ...input.slice(comma + 1).split(',')];
+}
+
+/** How `openLayout` opens a layout: to read it, to change what is in it, or to write into it (created when missing). */
+export type LayoutMode = 'read' | 'modify' | 'create';
+
+/** An opened `--oci-layout` reference, with its store typed as the layout it is. */
+export type OpenedLayout = OpenedTarget & { kind: 'oci-layout'; target: OciLayoutStore };
+
+/**
+ * The OCI layout named by `PATH[:TAG|@DIGEST]` (and `,TAG…` with withTags), for the commands that read or
+ * write one piece of content. 'read': a missing layout is not found, a `.tar` archive is read. 'modify' (tag,
+ * delete): the layout must exist; 'create' (push): it is created when missing. Writing into a `.tar` archive is
+ * refused before anything is read or written.
+ */
+export async function openLayout(input: string, options: { mode: LayoutMode; withTags?: boolean }): Promise<OpenedLayout> {
+  const [first, ...extraTags] = options.withTags ? splitTags(input) : [input];
+  const { path, reference } = parseLayoutReference(first);
+  if (options.mode !== 'read' && (await isArchive(path))) {
+    throw new LadingError(
+      'unsupported',
+      `${path} is an OCI layout tar archive, which lading reads but does not write; write to a folder, then archive it with tar -cf ${basename(path)} -C FOLDER .`,
+    );
+  }
+  const store = await OciLayoutStore.open(path, { create: options.mode === 'create', readOnly: options.mode === 'read' });
+  const shown = `${path}${reference ? (reference.includes(':') ? `@${reference}` : `:${reference}`) : ''}`;
+  return { target: store, reference, extraTags, display: `[oci-layout] ${shown}`, shown, base: path, kind: 'oci-layout', close: () => store.close() };
+}
+
+/** `PATH[:TAG],TAG2,…` → ['PATH[:TAG]', 'TAG2', …], split as openTarget and openLayout split it (to check it before opening anything). */
+export function splitLayoutTags(input: string): string[] {
+  return splitTags(input);
+}
+
+async function isArchive(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile() && (await isTarFile(path));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return false;
+    throw err;
+  }
 }

@@ -12,8 +12,9 @@ export interface ReferrerNode {
 }
 
 export interface DiscoverOptions {
+  /** Only referrers of this artifact type, at every level (as ORAS filters). */
   artifactType?: string;
-  /** Levels of referrers to follow (1 = direct referrers only); default unlimited. */
+  /** Levels of referrers to follow (1 = direct referrers only); 0 or undefined = all (ORAS: 0). */
   depth?: number;
 }
 
@@ -22,8 +23,8 @@ export interface DiscoverOptions {
  * registry's referrers API or the tag schema, whichever the target uses.
  */
 export async function discover(target: ReadOnlyTarget & ReferrerLister, subject: Descriptor, options: DiscoverOptions = {}): Promise<ReferrerNode[]> {
-  const depth = options.depth ?? Infinity;
-  if (depth < 1) throw new LadingError('usage', '--depth must be at least 1');
+  if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 0)) throw new LadingError('usage', '--depth must be 0 (all levels) or more');
+  const depth = options.depth ? options.depth : Infinity;
   const walk = async (d: Descriptor, level: number, path: Set<string>): Promise<ReferrerNode[]> => {
     const found = await target.referrers(d, options.artifactType);
     const out: ReferrerNode[] = [];
@@ -39,13 +40,20 @@ export async function discover(target: ReadOnlyTarget & ReferrerLister, subject:
   return walk(subject, 1, new Set([subject.digest]));
 }
 
-/** ORAS-style tree: referrers grouped by artifact type under the subject. */
+/** What ORAS shows for a referrer without an artifact type. */
+export const UNKNOWN_ARTIFACT_TYPE = '<unknown>';
+
+/**
+ * ORAS's tree: the subject (`HOST/REPO@DIGEST`, or `PATH@DIGEST` for a layout) as the root, its
+ * referrers grouped by artifact type (in order of first appearance), their digests under the type,
+ * and each referrer's own referrers nested under its digest.
+ */
 export function formatTree(root: string, nodes: ReferrerNode[]): string {
   const lines = [root];
   const render = (list: ReferrerNode[], prefix: string) => {
     const groups = new Map<string, ReferrerNode[]>();
     for (const n of list) {
-      const key = n.artifactType ?? n.mediaType;
+      const key = n.artifactType || UNKNOWN_ARTIFACT_TYPE;
       groups.set(key, [...(groups.get(key) ?? []), n]);
     }
     const entries = [...groups.entries()];
@@ -62,4 +70,27 @@ export function formatTree(root: string, nodes: ReferrerNode[]): string {
   };
   render(nodes, '');
   return `${lines.join('\n')}\n`;
+}
+
+/** One node of `discover --format json` (ORAS's shape: a descriptor with its reference, and its referrers). */
+export interface DiscoverJson {
+  reference: string;
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  artifactType?: string;
+  referrers: DiscoverJson[];
+}
+
+/** `discover --format json`: the subject with `reference` = `BASE@DIGEST`, and every referrer the same way, nested. */
+export function discoverJson(base: string, subject: Descriptor, nodes: ReferrerNode[]): DiscoverJson {
+  const one = (d: { mediaType: string; digest: string; size: number; annotations?: Record<string, string>; artifactType?: string }, children: ReferrerNode[]): DiscoverJson => {
+    const out = { reference: `${base}@${d.digest}`, mediaType: d.mediaType, digest: d.digest, size: d.size } as DiscoverJson;
+    if (d.annotations && Object.keys(d.annotations).length) out.annotations = d.annotations;
+    if (d.artifactType) out.artifactType = d.artifactType;
+    out.referrers = children.map((c) => one(c, c.referrers));
+    return out;
+  };
+  return one({ mediaType: subject.mediaType, digest: subject.digest, size: subject.size }, nodes);
 }

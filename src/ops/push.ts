@@ -44,6 +44,8 @@ export interface PushOptions {
   epoch?: number;
   concurrency?: number;
   disablePathValidation?: boolean;
+  /** The reference named a digest (`REPO@sha256:…`): the manifest built must have it. */
+  expectedDigest?: string;
   cwd?: string;
   /** Time source for `created` (tests). */
   now?: () => Date;
@@ -61,6 +63,29 @@ interface Prepared {
   title: string;
   content: Content;
   packed?: PackedDirectory;
+}
+
+/**
+ * Annotations with their keys sorted, as ORAS writes them (Go's encoding/json sorts map keys): the manifest bytes
+ * then depend neither on the order of `-a` flags and `--annotation-file` keys nor on how this code adds them.
+ */
+export function sortedAnnotations(annotations: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!annotations) return undefined;
+  const keys = Object.keys(annotations).sort();
+  if (keys.length === 0) return undefined;
+  return Object.fromEntries(keys.map((k) => [k, annotations[k]]));
+}
+
+/** A descriptor with its keys in the order of Go's ocispec.Descriptor (mediaType, digest, size, urls, annotations, data, platform, artifactType). */
+export function orderedDescriptor(d: Descriptor): Descriptor {
+  const out = { mediaType: d.mediaType, digest: d.digest, size: d.size } as Descriptor;
+  if (d.urls) out.urls = d.urls;
+  const annotations = sortedAnnotations(d.annotations);
+  if (annotations) out.annotations = annotations;
+  if (d.data !== undefined) out.data = d.data;
+  if (d.platform) out.platform = d.platform;
+  if (d.artifactType) out.artifactType = d.artifactType;
+  return out;
 }
 
 /** One read of a file: its sha256 and size (the upload then streams it again from disk). */
@@ -85,27 +110,30 @@ async function prepareFile(file: PushFile, options: PushOptions, reproducible: b
   } catch (err) {
     throw new LadingError('not-found', `cannot push "${file.path}": ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (err as Error).message}`);
   }
-  const extra = options.annotations?.files?.[title] ?? {};
+  // --annotation-file keys: the title, or the path exactly as given (ORAS looks files up by the argument).
+  const extra = options.annotations?.files?.[title] ?? options.annotations?.files?.[file.path] ?? {};
   if (info.isDirectory()) {
     const packed = await packDirectory(abs, title, { reproducible, epoch: options.epoch });
     const desc: Descriptor = {
       mediaType: file.mediaType ?? MediaType.ociLayerGzip,
       digest: packed.digest,
       size: packed.size,
-      annotations: { ...extra, [Annotation.title]: title, [Annotation.contentDigest]: packed.tarDigest, [Annotation.unpack]: 'true' },
+      // As in ORAS, the annotation file has the last word (it may rename the title).
+      annotations: { [Annotation.title]: title, [Annotation.contentDigest]: packed.tarDigest, [Annotation.unpack]: 'true', ...extra },
     };
-    return { desc, title, content: () => createReadStream(packed.file, { highWaterMark: 1 << 20 }), packed };
+    return { desc, title: desc.annotations![Annotation.title], content: () => createReadStream(packed.file, { highWaterMark: 1 << 20 }), packed };
   }
   if (!info.isFile()) throw new LadingError('usage', `cannot push "${file.path}": not a regular file or folder`);
   const { digest, size } = await hashFile(abs);
   // Modes survive a round trip; under --reproducible they are normalised as git does (0755 or 0644).
   const perm = info.mode & 0o777;
   const mode = reproducible ? (perm & 0o111 ? 0o755 : 0o644) : perm;
-  const annotations: Record<string, string> = { ...extra, [Annotation.title]: title };
+  const annotations: Record<string, string> = { [Annotation.title]: title };
   if (mode !== 0o644) annotations[Annotation.fileMode] = fileMode(mode);
+  Object.assign(annotations, extra);
   return {
     desc: { mediaType: file.mediaType ?? MediaType.ociLayerTar, digest, size, annotations },
-    title,
+    title: annotations[Annotation.title],
     content: () => createReadStream(abs, { highWaterMark: 1 << 20 }),
   };
 }
@@ -145,8 +173,11 @@ function rfc3339(d: Date): string {
 
 /** Builds the manifest (image-spec 1.1 artifact, or 1.0 with the artifact type as config type). */
 export function buildManifest(layers: Descriptor[], config: Descriptor, options: PushOptions, created: string | undefined): ImageManifest {
-  const annotations = { ...(options.annotations?.manifest ?? {}) };
-  if (created && annotations['org.opencontainers.image.created'] === undefined) annotations['org.opencontainers.image.created'] = created;
+  const given = { ...(options.annotations?.manifest ?? {}) };
+  if (created && given['org.opencontainers.image.created'] === undefined) given['org.opencontainers.image.created'] = created;
+  const annotations = sortedAnnotations(given);
+  config = orderedDescriptor(config);
+  layers = layers.map(orderedDescriptor);
   const manifest: ImageManifest = { schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers };
   if ((options.imageSpec ?? 'v1.1') === 'v1.1') {
     const artifactType = options.artifactType ?? (config.mediaType === MediaType.ociEmpty ? DEFAULT_ARTIFACT_TYPE : undefined);
@@ -154,22 +185,22 @@ export function buildManifest(layers: Descriptor[], config: Descriptor, options:
     const ordered = { schemaVersion: 2, mediaType: MediaType.ociManifest } as ImageManifest;
     if (artifactType) ordered.artifactType = artifactType;
     Object.assign(ordered, { config, layers });
-    if (options.subject) ordered.subject = options.subject;
-    if (Object.keys(annotations).length) ordered.annotations = annotations;
+    if (options.subject) ordered.subject = orderedDescriptor(options.subject);
+    if (annotations) ordered.annotations = annotations;
     return ordered;
   }
-  if (Object.keys(annotations).length) manifest.annotations = annotations;
+  if (annotations) manifest.annotations = annotations;
   return manifest;
 }
 
 /**
  * Pushes files and folders as an OCI artifact: blobs first (skipped when present), then the config,
  * then the manifest under the first tag (or by digest), then the other tags.
+ * With no files, an image-spec 1.1 manifest gets the empty descriptor as its one layer, as oras-go packs it.
  */
 export async function pushArtifact(target: Target, tags: string[], options: PushOptions): Promise<PushResult> {
   const imageSpec = options.imageSpec ?? 'v1.1';
   if (imageSpec === 'v1.0' && options.subject) throw new LadingError('usage', 'a subject (attach) needs --image-spec v1.1');
-  if (options.files.length === 0 && !options.config) throw new LadingError('usage', 'nothing to push: give at least one file');
   const reproducible = Boolean(options.reproducible || options.epoch !== undefined);
   const prepared: Prepared[] = [];
   try {
@@ -183,26 +214,39 @@ export async function pushArtifact(target: Target, tags: string[], options: Push
     let config: Prepared;
     if (options.config) {
       const c = await prepareFile({ path: options.config.path, mediaType: options.config.mediaType ?? (imageSpec === 'v1.0' ? options.artifactType : undefined) ?? DEFAULT_CONFIG_TYPE }, { ...options, disablePathValidation: true, annotations: undefined }, reproducible);
-      c.desc.annotations = options.annotations?.config;
-      if (!c.desc.annotations) delete c.desc.annotations;
-      config = c;
+      if (c.packed) {
+        await c.packed.cleanup();
+        throw new LadingError('usage', `--config "${options.config.path}" is a folder: the config must be a file`);
+      }
+      config = { ...c, title: '(config)', desc: { mediaType: c.desc.mediaType, digest: c.desc.digest, size: c.desc.size } };
     } else if (imageSpec === 'v1.0') {
       const bytes = Buffer.from('{}');
       config = { desc: { mediaType: options.artifactType ?? DEFAULT_CONFIG_TYPE, digest: digestOf(bytes), size: 2 }, title: '(config)', content: bytes };
     } else {
       config = { desc: { ...EMPTY_CONFIG }, title: '(config)', content: Buffer.from('{}') };
     }
-    if (options.annotations?.config && !options.config) config.desc.annotations = options.annotations.config;
+    if (options.annotations?.config) config.desc.annotations = { ...options.annotations.config };
+    const layers = prepared.map((p) => p.desc);
+    if (layers.length === 0 && imageSpec === 'v1.1') layers.push({ ...EMPTY_CONFIG });
 
-    await forEachLimit([...prepared, config], options.concurrency ?? 5, (p) => pushIfMissing(target, p, options.onBlob));
+    // Each distinct blob once: a file given as config and as a layer, or the empty blob as config and layer.
+    const blobs = new Map<string, Prepared>();
+    for (const p of [...prepared, config]) if (!blobs.has(p.desc.digest)) blobs.set(p.desc.digest, p);
+    if (layers.some((l) => l.digest === EMPTY_CONFIG.digest) && !blobs.has(EMPTY_CONFIG.digest)) {
+      blobs.set(EMPTY_CONFIG.digest, { desc: { ...EMPTY_CONFIG }, title: '(empty)', content: Buffer.from('{}') });
+    }
+    await forEachLimit([...blobs.values()], options.concurrency ?? 5, (p) => pushIfMissing(target, p, options.onBlob));
 
     const created = options.epoch !== undefined ? rfc3339(new Date(options.epoch * 1000)) : reproducible ? undefined : rfc3339((options.now ?? (() => new Date()))());
-    const manifest = buildManifest(prepared.map((p) => p.desc), config.desc, options, created);
+    const manifest = buildManifest(layers, config.desc, options, created);
     const bytes = Buffer.from(JSON.stringify(manifest));
     const desc: Descriptor = { mediaType: MediaType.ociManifest, digest: digestOf(bytes), size: bytes.length };
     if (manifest.artifactType) desc.artifactType = manifest.artifactType;
+    if (options.expectedDigest !== undefined && options.expectedDigest !== desc.digest) {
+      throw new LadingError('digest-mismatch', `the manifest built is ${desc.digest}, not ${options.expectedDigest} as the reference says; nothing was pushed under that digest`);
+    }
     await pushManifest(target, desc, bytes, tags);
-    return { descriptor: desc, manifest: bytes, layers: prepared.map((p) => p.desc) };
+    return { descriptor: desc, manifest: bytes, layers: manifest.layers };
   } finally {
     await Promise.all(prepared.map((p) => p.packed?.cleanup()));
   }

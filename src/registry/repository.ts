@@ -195,26 +195,33 @@ export class Repository {
   }
 
   /**
-   * Mounts a blob from another repository of the same registry (POST ?mount=&from=). Returns true
-   * when mounted (201); false when the registry declined (202: the session is cancelled) or refused.
+   * Cross-repository mount (`POST …/uploads/?mount=<digest>&from=<repo>`), falling back to an upload
+   * (CASES B26): 201 means mounted; 202 opens a normal session, which the upload then uses (no second
+   * POST); a refusal (401/403/404 …) is logged and the blob is uploaded as usual. The mount is only an
+   * optimisation and is never the reason a copy fails. Returns whether the blob was mounted.
    */
-  async mountBlob(digest: string, from: string): Promise<boolean> {
-    const url = this.uploadUrl(`?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`);
-    const res = await this.registry.send({
-      method: 'POST',
-      url,
-      headers: { 'content-length': '0' },
-      scopes: [...this.push, repositoryScope(from, ['pull'])],
-    });
-    await dump(res.body);
-    if (res.status === 201) return true;
-    if (res.status === 202) {
-      const loc = headerValue(res, 'location');
-      if (loc) {
-        const r = await this.registry.send({ method: 'DELETE', url: resolveLocation(url, loc), scopes: this.push }).catch(() => undefined);
-        if (r) await dump(r.body);
-      }
+  async mountOrUpload(desc: { digest: string; size: number }, from: string, source: BlobSource, log?: (line: string) => void): Promise<boolean> {
+    const url = this.uploadUrl(`?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`);
+    let res: HttpResponse | undefined;
+    try {
+      res = await this.registry.send({ method: 'POST', url, headers: { 'content-length': '0' }, scopes: [...this.push, repositoryScope(from, ['pull'])] });
+    } catch (err) {
+      log?.(`mount from ${from} failed (${(err as Error).message}); uploading`);
     }
+    if (res?.status === 201) {
+      await dump(res.body);
+      return true;
+    }
+    if (res?.status === 202 && headerValue(res, 'location')) {
+      await dump(res.body);
+      await this.finishUpload(this.locationOf(res, url), desc, source);
+      return false;
+    }
+    if (res) {
+      await dump(res.body);
+      log?.(`mount from ${from} refused (${res.status}); uploading`);
+    }
+    await this.pushBlob(desc, source);
     return false;
   }
 
@@ -317,26 +324,33 @@ export class Repository {
 
   /**
    * The referrers API (`GET /v2/<name>/referrers/<digest>`, distribution-spec v1.1): the referrer
-   * descriptors, all pages, filtered by artifact type (by the registry when it says so in
-   * `OCI-Filters-Applied`, else here). `undefined` when the registry has no referrers API (404).
+   * descriptors, all pages (`Link`), with `?artifactType=` when filtering. A page whose reply says
+   * `OCI-Filters-Applied: artifactType` is taken as filtered by the registry; any other page is
+   * filtered here. `undefined` when the registry has no referrers API: the first request answered
+   * 404 (without NAME_UNKNOWN, which means an unknown repository) or 405.
    */
   async referrers(digest: string, artifactType?: string): Promise<Descriptor[] | undefined> {
+    if (!isDigest(digest)) throw new LadingError('usage', `invalid digest "${digest}"`);
     const q = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
     const out: Descriptor[] = [];
-    let filtered = false;
+    let pages = 0;
     const first = this.registry.url(`/v2/${this.name}/referrers/${digest}${q}`);
     try {
       await paginate(this.registry, first, this.pull, `list referrers of ${digest} in ${this.where}`, (page, res) => {
-        const p = page as { manifests?: unknown; mediaType?: unknown };
-        if (!Array.isArray(p.manifests)) throw new LadingError('registry', `referrers of ${digest}: the registry answered without a "manifests" list`);
-        out.push(...(p.manifests as Descriptor[]));
-        if (res && /(^|,)\s*artifactType\s*(,|$)/.test(headerValue(res, 'oci-filters-applied') ?? '')) filtered = true;
+        pages++;
+        const p = page as { manifests?: unknown } | null;
+        if (!p || typeof p !== 'object' || !Array.isArray(p.manifests)) {
+          throw new LadingError('registry', `referrers of ${digest} in ${this.where}: the registry answered without a "manifests" list`);
+        }
+        const listed = (p.manifests as unknown[]).filter((d): d is Descriptor => !!d && typeof (d as Descriptor).digest === 'string');
+        const filtered = /(^|,)\s*artifactType\s*(,|$)/.test(headerValue(res, 'oci-filters-applied') ?? '');
+        out.push(...(artifactType && !filtered ? listed.filter((d) => d.artifactType === artifactType) : listed));
       }, { accept: 'application/vnd.oci.image.index.v1+json, application/json' });
     } catch (err) {
-      if (err instanceof RegistryResponseError && (err.status === 404 || err.status === 405)) return undefined;
+      if (pages === 0 && err instanceof RegistryResponseError && ((err.status === 404 && !err.hasCode('NAME_UNKNOWN')) || err.status === 405)) return undefined;
       throw err;
     }
-    return artifactType && !filtered ? out.filter((d) => d.artifactType === artifactType) : out;
+    return out;
   }
 
   /** DELETE a manifest by digest (a tag is resolved first: Distribution deletes only by digest). */

@@ -4,9 +4,10 @@ import { LadingError } from '../../errors/errors.js';
 import type { Descriptor } from '../../oci/descriptor.js';
 import { parsePlatform } from '../../oci/manifest.js';
 import { isValidMediaType } from '../../oci/mediatypes.js';
-import { discover, formatTree } from '../../ops/discover.js';
+import { discover, discoverJson, formatTree } from '../../ops/discover.js';
 import { pullArtifact, resolveManifest } from '../../ops/pull.js';
 import { pushArtifact, type PushAnnotations, type PushOptions } from '../../ops/push.js';
+import { RegistryTarget } from '../../registry/target.js';
 import type { FlagSpec } from '../args.js';
 import type { Command } from '../command.js';
 import { formatBytes, type Context } from '../context.js';
@@ -121,14 +122,17 @@ const push: Command = {
     const opts = await pushOptions(ctx, files);
     const opened = await openTarget(ctx, input, { write: true, withTags: true });
     try {
-      const tags = [...(opened.reference && !opened.tagDefaulted && !opened.reference.includes(':') ? [opened.reference] : []), ...opened.extraTags];
-      const result = await pushArtifact(opened.target, tags, opts);
+      const byDigest = opened.reference?.includes(':') ? opened.reference : undefined;
+      const tags = [...(opened.reference && !opened.tagDefaulted && !byDigest ? [opened.reference] : []), ...opened.extraTags];
+      // REPO@DIGEST: the manifest built must be that one (a reproducible push checked against a known digest).
+      const result = await pushArtifact(opened.target, tags, { ...opts, expectedDigest: byDigest });
       const exported = ctx.str('export-manifest');
       if (exported) await writeFile(exported, result.manifest);
-      ctx.status(`Pushed ${opened.display}`);
+      // Without a tag the manifest is pushed by digest: say so, never `:latest`.
+      ctx.status(`Pushed ${tags.length && !opened.tagDefaulted && !byDigest ? opened.display : `[${opened.kind}] ${opened.base}@${result.descriptor.digest}`}`);
       ctx.status(`ArtifactType: ${result.descriptor.artifactType ?? '(none)'}`);
       ctx.result(`Digest: ${result.descriptor.digest}`, {
-        reference: opened.shown,
+        reference: `${opened.base}@${result.descriptor.digest}`,
         mediaType: result.descriptor.mediaType,
         digest: result.descriptor.digest,
         size: result.descriptor.size,
@@ -147,7 +151,17 @@ const attach: Command = {
   summary: 'Attach files to an existing artifact or image as a referrer',
   usage: 'SUBJECT FILE[:MEDIATYPE]…',
   args: [1, Infinity],
-  flags: [...pushCommonFlags, distributionSpecFlag, { long: 'platform', type: 'string', value: 'OS/ARCH[/VARIANT]', desc: 'attach to this platform of an index' }, ...REMOTE],
+  flags: [
+    ...pushCommonFlags,
+    distributionSpecFlag,
+    {
+      long: 'delete-old-referrers-index',
+      type: 'bool',
+      desc: 'registries without the referrers API: delete the referrers tag-schema index this attach replaced',
+    },
+    { long: 'platform', type: 'string', value: 'OS/ARCH[/VARIANT]', desc: 'attach to this platform of an index' },
+    ...REMOTE,
+  ],
   examples: ['lading attach --artifact-type application/vnd.example.sbom localhost:5000/app:v1 sbom.json'],
   async run(ctx, [input, ...files]) {
     if (!ctx.str('artifact-type')) throw new LadingError('usage', 'attach needs --artifact-type');
@@ -158,6 +172,8 @@ const attach: Command = {
     const opened = await openTarget(ctx, input, { write: true });
     try {
       if (!opened.reference) throw new LadingError('usage', `"${input}" names no tag or digest to attach to`);
+      // An OCI layout lists referrers by reading its manifests: it has no referrers index to replace.
+      if (ctx.bool('delete-old-referrers-index') && opened.target instanceof RegistryTarget) opened.target.deleteSupersededIndex = true;
       let subject = await opened.target.resolve(opened.reference);
       const platform = ctx.str('platform');
       if (platform) subject = (await resolveManifest(opened.target, subject, parsePlatform(platform))).desc;
@@ -223,7 +239,7 @@ const pull: Command = {
       });
       ctx.status(`Pulled ${opened.display}`);
       ctx.result(`Digest: ${result.descriptor.digest}`, {
-        reference: opened.shown,
+        reference: `${opened.base}@${result.descriptor.digest}`,
         mediaType: result.descriptor.mediaType,
         digest: result.descriptor.digest,
         size: result.descriptor.size,
@@ -242,7 +258,7 @@ const discoverCommand: Command = {
   args: [1, 1],
   flags: [
     { long: 'artifact-type', type: 'string', value: 'TYPE', desc: 'only referrers of this artifact type' },
-    { long: 'depth', type: 'int', value: 'N', desc: 'levels of referrers to show (default: all)' },
+    { long: 'depth', type: 'int', value: 'N', desc: 'levels of referrers to show (default 0: all)' },
     { long: 'format', type: 'string', value: 'tree|json', desc: 'output format', default: 'tree' },
     { long: 'platform', type: 'string', value: 'OS/ARCH[/VARIANT]', desc: 'discover for this platform of an index' },
     distributionSpecFlag,
@@ -251,7 +267,7 @@ const discoverCommand: Command = {
   ],
   async run(ctx, [input]) {
     const depth = ctx.int('depth');
-    if (depth !== undefined && depth < 1) throw new LadingError('usage', '--depth must be at least 1');
+    if (depth !== undefined && depth < 0) throw new LadingError('usage', '--depth must be 0 (all levels) or more');
     const opened = await openTarget(ctx, input, { write: false });
     try {
       if (!opened.reference) throw new LadingError('usage', `"${input}" names no tag or digest`);
@@ -259,10 +275,8 @@ const discoverCommand: Command = {
       const platform = ctx.str('platform');
       if (platform) subject = (await resolveManifest(opened.target, subject, parsePlatform(platform))).desc;
       const nodes = await discover(opened.target, subject, { artifactType: ctx.str('artifact-type'), depth });
-      const base = opened.base;
-      const root = `${base}@${subject.digest}`;
-      if (ctx.json) ctx.result(undefined, { reference: root, mediaType: subject.mediaType, digest: subject.digest, size: subject.size, referrers: nodes });
-      else ctx.result(formatTree(root, nodes), undefined);
+      if (ctx.json) ctx.result(undefined, discoverJson(opened.base, subject, nodes));
+      else ctx.result(formatTree(`${opened.base}@${subject.digest}`, nodes), undefined);
     } finally {
       await opened.close();
     }

@@ -25,7 +25,7 @@ export interface PackedDirectory {
 }
 
 export interface PackOptions {
-  /** Same tree, same bytes: every mtime becomes 0 (or is clamped to `epoch` when given). */
+  /** Same tree, same bytes: every mtime becomes 0 (or is clamped to `epoch` when given), modes 0755/0644. */
   reproducible?: boolean;
   /** SOURCE_DATE_EPOCH in seconds: implies `reproducible`; mtimes later than it become it. */
   epoch?: number;
@@ -52,8 +52,9 @@ const GZIP_OS_UNKNOWN = 255;
  * with the folders themselves (`name/`, `name/sub/`), regular files, symlinks (kept as links, target as is), empty
  * files and empty folders. Headers: uid/gid 0, no user/group names, the mode's permission bits (setuid, setgid and
  * sticky included, as Go's archive/tar records them), no atime/ctime. Reproducible packs (`reproducible` or `epoch`)
- * set every mtime to 0, or to min(mtime, epoch) with an epoch, so copies of a tree made at different times give the
- * same digest. Sockets, devices and FIFOs are refused (kind 'usage').
+ * set every mtime to 0, or to min(mtime, epoch) with an epoch, and modes to 0755/0644 (folders 0755, links 0777), so
+ * copies of a tree made at different times or under different umasks give the same digest. Sockets, devices and
+ * FIFOs are refused (kind 'usage').
  */
 export async function packDirectory(dir: string, name: string, options: PackOptions = {}): Promise<PackedDirectory> {
   const checked = checkEntryName(name);
@@ -82,6 +83,16 @@ export async function packDirectory(dir: string, name: string, options: PackOpti
     return new Date(epoch === undefined ? 0 : Math.min(seconds, epoch) * 1000);
   };
 
+  // Reproducible packs record modes as git does (folders 0755, files 0755 or 0644, links 0777), so the same tree
+  // checked out under another umask gives the same digest, as single files of a reproducible push do.
+  const modeOf = (item: Item): number => {
+    const mode = item.stats.mode & 0o7777;
+    if (!reproducible) return mode;
+    if (item.type === 'Directory') return 0o755;
+    if (item.type === 'SymbolicLink') return 0o777;
+    return mode & 0o111 ? 0o755 : 0o644;
+  };
+
   const folder = await mkdtemp(join(options.tempDir ?? tmpdir(), 'lading-pack-'));
   const file = join(folder, 'layer.tar.gz');
   const cleanup = async (): Promise<void> => {
@@ -92,7 +103,7 @@ export async function packDirectory(dir: string, name: string, options: PackOpti
     const gzipHash = newHasher('sha256');
     let size = 0;
     await pipeline(
-      Readable.from(tarEntries(items, mtimeOf)),
+      Readable.from(tarEntries(items, mtimeOf, modeOf)),
       new Transform({
         transform(chunk: Buffer, _enc, cb: TransformCallback) {
           tarHash.update(chunk);
@@ -142,13 +153,13 @@ async function walk(dir: string, prefix: string, items: Item[]): Promise<void> {
   }
 }
 
-async function* tarEntries(items: Item[], mtimeOf: (stats: Stats) => Date): AsyncGenerator<Buffer> {
+async function* tarEntries(items: Item[], mtimeOf: (stats: Stats) => Date, modeOf: (item: Item) => number): AsyncGenerator<Buffer> {
   for (const item of items) {
     const size = item.type === 'File' ? item.stats.size : 0;
     yield encodeEntryHeader({
       path: item.name,
       type: item.type,
-      mode: item.stats.mode & 0o7777,
+      mode: modeOf(item),
       size,
       mtime: mtimeOf(item.stats),
       linkpath: item.linkpath,

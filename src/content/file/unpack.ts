@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { chmod, link, lstat, lutimes, mkdir, mkdtemp, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { pipeline as pipeStreams, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { LadingError } from '../../errors/errors.js';
@@ -83,7 +83,9 @@ export async function unpackTarGz(source: Readable, destDir: string, options: Un
       prefix,
       reserved: basename(work),
     });
-    await commit(root, join(work, 'old'), dest, extracted.dirs, options);
+    // One commit at a time per destination: two folder layers sharing a parent (`a/b`, `a/c`) would otherwise
+    // both see `a` missing and race to move it in (ENOTEMPTY for the loser).
+    await serialised(dest, () => commit(root, join(work!, 'old'), dest, extracted.dirs, options));
     return extracted.written;
   } catch (err) {
     source.destroy();
@@ -117,8 +119,9 @@ async function extract(
   const umask = currentUmask();
   const hasher = newHasher(options.algorithm);
   const gunzip = createGunzip();
-  source.on('error', (err) => gunzip.destroy(err));
-  source.pipe(gunzip);
+  // pipeline, not pipe: a source that already failed (a verifying stream whose small body ended with a digest
+  // mismatch before anyone read it) then fails gunzip too, instead of leaving it waiting for data forever.
+  pipeStreams(source, gunzip, () => undefined);
   const bytes = new ByteSource(gunzip, (chunk) => hasher.update(chunk));
   const written = new Set<string>();
   const dirs = new Map<string, DirRecord>();
@@ -180,7 +183,6 @@ async function extract(
   } catch (err) {
     throw zlibError(err);
   } finally {
-    source.unpipe(gunzip);
     gunzip.destroy();
   }
 
@@ -303,6 +305,23 @@ async function resolveInside(root: string, base: string[], target: string, budge
     }
   }
   return parts;
+}
+
+const commits = new Map<string, Promise<void>>();
+
+/** Runs `fn` after every earlier call with the same key has settled. */
+async function serialised<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const before = commits.get(key) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = before.then(() => new Promise<void>((resolve) => (release = resolve)));
+  commits.set(key, mine);
+  await before;
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (commits.get(key) === mine) commits.delete(key);
+  }
 }
 
 type Op = { kind: 'move' | 'replace'; rel: string };
