@@ -119,5 +119,5 @@ export function flagHelp(specs: FlagSpec[]): string {
     return [left, `${s.desc}${def}${s.type === 'list' ? ' (repeatable)' : ''}`];
   });
   const width = Math.min(38, Math.max(...rows.map(([l]) => l.length)) + 2);
-  return rows.map(([l, r]) => `  ${l.padEnd(width)}${r}`).join('\n');
+  return rows.map(([l, r]) => `  ${l.length >= width ? `${l}  ` : l.padEnd(width)}${r}`).join('\n');
 }
