@@ -3,12 +3,13 @@ import { flagHelp, parseArgs } from './args.js';
 import type { Command } from './command.js';
 import { artifactCommands } from './commands/artifact.js';
 import { blobCommands } from './commands/blob.js';
+import { copyCommands } from './commands/copy.js';
 import { loginCommands, VERSION } from './commands/login.js';
 import { manifestCommands } from './commands/manifest.js';
 import { tagCommands } from './commands/tag.js';
 import { Context, type CliIO } from './context.js';
 
-export const COMMANDS: Command[] = [...artifactCommands, ...manifestCommands, ...blobCommands, ...tagCommands, ...loginCommands];
+export const COMMANDS: Command[] = [...artifactCommands, ...copyCommands, ...manifestCommands, ...blobCommands, ...tagCommands, ...loginCommands];
 
 /** Scrubs anything that looks like a secret from a message before it is printed. */
 export function scrub(message: string, secrets: string[]): string {

@@ -39,16 +39,17 @@ export interface OpenedTarget {
   close(): Promise<void>;
 }
 
-function referrersMode(ctx: Context): ReferrersMode {
-  const v = ctx.str('distribution-spec');
+function referrersMode(ctx: Context, side = ''): ReferrersMode {
+  const v = ctx.str(`${side}distribution-spec`);
   if (v === undefined) return 'auto';
   if (v === 'v1.1-referrers-api') return 'api';
   if (v === 'v1.1-referrers-tag') return 'tag';
   throw new LadingError('usage', `invalid --distribution-spec "${v}": expected v1.1-referrers-api or v1.1-referrers-tag`);
 }
 
-export async function openTarget(ctx: Context, input: string, options: { write: boolean; withTags?: boolean }): Promise<OpenedTarget> {
-  if (ctx.bool('oci-layout')) {
+export async function openTarget(ctx: Context, input: string, options: { write: boolean; withTags?: boolean; side?: 'from-' | 'to-' }): Promise<OpenedTarget> {
+  const side = options.side ?? '';
+  if (ctx.bool(`${side}oci-layout`)) {
     const [first, ...extraTags] = options.withTags ? splitTags(input) : [input];
     const { path, reference } = parseLayoutReference(first);
     const store = await OciLayoutStore.open(path, { create: options.write, readOnly: !options.write });
@@ -56,9 +57,9 @@ export async function openTarget(ctx: Context, input: string, options: { write: 
     return { target: store, reference, extraTags, display: `[oci-layout] ${shown}`, shown, base: path, kind: 'oci-layout', close: () => store.close() };
   }
   const { ref, extraTags } = options.withTags ? parseReferenceWithTags(input) : { ref: parseReference(input), extraTags: [] };
-  const registry = await ctx.registry(ref);
+  const registry = await ctx.registry(ref, side);
   const repo = registry.repository(ref.repository, { forPush: options.write });
-  const target = new RegistryTarget(repo, { referrers: referrersMode(ctx), log: (l) => ctx.status(l) });
+  const target = new RegistryTarget(repo, { referrers: referrersMode(ctx, side), log: (l) => ctx.status(l) });
   const shown = formatReference(ref);
   return { target, reference: ref.digest ?? ref.tag, tagDefaulted: Boolean(ref.tagDefaulted && !ref.digest), extraTags, display: `[registry] ${shown}`, shown, base: `${ref.registry}/${ref.repository}`, kind: 'registry', ref, close: async () => {} };
 }
