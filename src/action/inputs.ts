@@ -3,6 +3,8 @@
  * and turned into the CLI's arguments. Contradictions fail here, before any network call.
  */
 export const COMMANDS = [
+  'copy',
+  'convert',
   'push',
   'pull',
   'attach',
@@ -43,6 +45,17 @@ export interface ActionInputs {
   artifactType?: string;
   annotations: string[];
   ociLayout: boolean;
+  source?: string;
+  destination?: string;
+  recursive: boolean;
+  to?: 'oci' | 'docker';
+  allTags: boolean;
+  sourceOciLayout: boolean;
+  destinationOciLayout: boolean;
+  sourceUsername?: string;
+  sourcePassword?: string;
+  destinationUsername?: string;
+  destinationPassword?: string;
 }
 
 export class InputError extends Error {}
@@ -67,6 +80,17 @@ export const Input = {
   artifactType: 'artifact-type',
   annotations: 'annotations',
   ociLayout: 'oci-layout',
+  source: 'source',
+  destination: 'destination',
+  recursive: 'recursive',
+  to: 'to',
+  allTags: 'all-tags',
+  sourceOciLayout: 'source-oci-layout',
+  destinationOciLayout: 'destination-oci-layout',
+  sourceUsername: 'source-username',
+  sourcePassword: 'source-password',
+  destinationUsername: 'destination-username',
+  destinationPassword: 'destination-password',
 } as const;
 
 /** Names of the outputs in action.yml. */
@@ -124,11 +148,39 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
     artifactType: opt(Input.artifactType),
     annotations: linesInput(get(Input.annotations)),
     ociLayout: bool(Input.ociLayout, get(Input.ociLayout), false)!,
+    source: opt(Input.source),
+    destination: opt(Input.destination),
+    recursive: bool(Input.recursive, get(Input.recursive), false)!,
+    to: opt(Input.to) as ActionInputs['to'],
+    allTags: bool(Input.allTags, get(Input.allTags), false)!,
+    sourceOciLayout: bool(Input.sourceOciLayout, get(Input.sourceOciLayout), false)!,
+    destinationOciLayout: bool(Input.destinationOciLayout, get(Input.destinationOciLayout), false)!,
+    sourceUsername: opt(Input.sourceUsername),
+    sourcePassword: get(Input.sourcePassword) === '' ? undefined : get(Input.sourcePassword),
+    destinationUsername: opt(Input.destinationUsername),
+    destinationPassword: get(Input.destinationPassword) === '' ? undefined : get(Input.destinationPassword),
   };
+  const twoSided = command === 'copy' || command === 'convert';
   const need = (field: keyof ActionInputs, input: string) => {
     if (inputs[field] === undefined) throw new InputError(`command "${command}" needs the input "${input}"`);
   };
-  if (command !== 'version') need('reference', Input.reference);
+  if (twoSided) {
+    need('source', Input.source);
+    need('destination', Input.destination);
+    if (inputs.reference) throw new InputError(`command "${command}" takes "source" and "destination", not "reference"`);
+    if (command === 'convert' && inputs.to !== 'oci' && inputs.to !== 'docker') throw new InputError('command "convert" needs the input "to": oci or docker');
+    for (const [u, p, side] of [[inputs.sourceUsername, inputs.sourcePassword, 'source'], [inputs.destinationUsername, inputs.destinationPassword, 'destination']] as const) {
+      if (Boolean(u) !== (p !== undefined)) throw new InputError(`inputs "${side}-username" and "${side}-password" go together`);
+    }
+  } else {
+    for (const name of [Input.source, Input.destination, Input.to, Input.sourceUsername, Input.sourcePassword, Input.destinationUsername, Input.destinationPassword]) {
+      if (get(name).trim() !== '') throw new InputError(`input "${name}" applies only to copy and convert`);
+    }
+    if (inputs.recursive || inputs.allTags) throw new InputError(`input "${inputs.recursive ? 'recursive' : 'all-tags'}" applies only to copy`);
+  }
+  if (command === 'convert' && (inputs.recursive || inputs.allTags)) throw new InputError(`input "${inputs.recursive ? 'recursive' : 'all-tags'}" applies only to copy`);
+  if (inputs.to && command !== 'convert') throw new InputError('input "to" applies only to convert');
+  if (command !== 'version' && !twoSided) need('reference', Input.reference);
   if (command === 'manifest-push' || command === 'blob-push') need('file', Input.file);
   if (command === 'blob-fetch') need('output', Input.output);
   const artifacts = command === 'push' || command === 'attach';
@@ -142,7 +194,7 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
   if (inputs.artifactType && !artifacts && command !== 'discover') throw new InputError(`input "artifact-type" does not apply to command "${command}"`);
   if (inputs.ociLayout && ['repo-ls', 'login', 'logout', 'version'].includes(command)) throw new InputError(`input "oci-layout" does not apply to command "${command}"`);
   if (command === 'tag' && inputs.tags.length === 0) throw new InputError('command "tag" needs the input "tags" (one per line)');
-  if (command !== 'tag' && command !== 'manifest-push' && command !== 'push' && inputs.tags.length > 0) throw new InputError(`input "tags" does not apply to command "${command}"`);
+  if (!['tag', 'manifest-push', 'push', 'copy', 'convert'].includes(command) && inputs.tags.length > 0) throw new InputError(`input "tags" does not apply to command "${command}"`);
   if (inputs.password !== undefined && !inputs.username) throw new InputError('input "password" needs "username"');
   if (inputs.username && inputs.password === undefined) throw new InputError('input "username" needs "password"');
   if (command === 'login' && inputs.password === undefined) throw new InputError('command "login" needs "username" and "password"');
@@ -159,6 +211,8 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
 export function toCliArgs(i: ActionInputs): string[] {
   const ref = i.reference ?? '';
   const base: Record<ActionCommand, string[]> = {
+    copy: ['copy', i.source ?? '', [i.destination ?? '', ...i.tags].join(','), ...(i.recursive ? ['--recursive'] : []), ...(i.allTags ? ['--all-tags'] : [])],
+    convert: ['convert', i.source ?? '', [i.destination ?? '', ...i.tags].join(','), '--to', i.to ?? ''],
     push: ['push', [ref, ...i.tags].join(','), ...i.files],
     pull: ['pull', ref, '--output', i.output ?? '.'],
     attach: ['attach', ref, ...i.files],
@@ -180,6 +234,7 @@ export function toCliArgs(i: ActionInputs): string[] {
   };
   const args = [...base[i.command], '--format', 'json'];
   if (i.command === 'version') return args;
+  if (i.command === 'copy' || i.command === 'convert') return [...args, ...twoSidedArgs(i)];
   if (i.registryConfig) args.push('--registry-config', i.registryConfig);
   if (i.command === 'logout') return args;
   if (i.mediaType) args.push('--media-type', i.mediaType);
@@ -191,5 +246,30 @@ export function toCliArgs(i: ActionInputs): string[] {
   if (i.plainHttp !== undefined) args.push(`--plain-http=${i.plainHttp}`);
   if (i.insecure) args.push('--insecure');
   if (i.caFile) args.push('--ca-file', i.caFile);
+  return args;
+}
+
+/**
+ * Per-side flags for copy and convert. The CLI runs in-process, so passwords given here as arguments
+ * are never visible to other processes; the side-specific inputs win over username/password.
+ */
+function twoSidedArgs(i: ActionInputs): string[] {
+  const args: string[] = [];
+  const sides = [
+    ['from', i.sourceUsername ?? i.username, i.sourcePassword ?? (i.sourceUsername ? undefined : i.password), i.sourceOciLayout],
+    ['to', i.destinationUsername ?? i.username, i.destinationPassword ?? (i.destinationUsername ? undefined : i.password), i.destinationOciLayout],
+  ] as const;
+  for (const [side, user, password, layout] of sides) {
+    if (layout) {
+      args.push(`--${side}-oci-layout`);
+      continue;
+    }
+    if (user && password !== undefined) args.push(`--${side}-username`, user, `--${side}-password`, password);
+    if (i.plainHttp !== undefined) args.push(`--${side}-plain-http=${i.plainHttp}`);
+    if (i.insecure) args.push(`--${side}-insecure`);
+    if (i.caFile) args.push(`--${side}-ca-file`, i.caFile);
+    if (i.registryConfig) args.push(`--${side}-registry-config`, i.registryConfig);
+  }
+  if (i.platform) args.push('--platform', i.platform);
   return args;
 }

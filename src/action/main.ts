@@ -18,11 +18,12 @@ async function runCli(inputs: ActionInputs): Promise<{ code: number; stdout: str
       const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
       errLines.push(line);
-      if (!line.startsWith('Error: ') && !line.startsWith('Run "lading')) core.info(line);
+      // The CLI's warning about passwords in argv does not apply in-process (no other process can see them).
+      if (!line.startsWith('Error: ') && !line.startsWith('Run "lading') && !/^Warning: Using --(from-|to-)?password via/.test(line)) core.info(line);
     }
   });
   const code = await main(toCliArgs(inputs), {
-    stdin: Readable.from(inputs.password !== undefined ? [Buffer.from(inputs.password)] : []),
+    stdin: Readable.from(inputs.password !== undefined && inputs.command !== 'copy' && inputs.command !== 'convert' ? [Buffer.from(inputs.password)] : []),
     stdout,
     stderr,
     env: process.env,
@@ -37,7 +38,7 @@ async function runCli(inputs: ActionInputs): Promise<{ code: number; stdout: str
 export async function run(): Promise<void> {
   try {
     const inputs = parseInputs((name) => core.getInput(name));
-    if (inputs.password) core.setSecret(inputs.password);
+    for (const secret of [inputs.password, inputs.sourcePassword, inputs.destinationPassword]) if (secret) core.setSecret(secret);
     const { code, stdout, stderr } = await runCli(inputs);
     if (code !== 0) {
       const message = stderr.split('\n').find((l) => l.startsWith('Error: '))?.slice(7) ?? `lading exited with code ${code}`;

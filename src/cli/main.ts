@@ -19,7 +19,7 @@ export function scrub(message: string, secrets: string[]): string {
 }
 
 function findCommand(words: string[]): { command?: Command; used: number } {
-  for (let n = Math.min(2, words.length); n >= 1; n--) {
+  for (let n = Math.min(3, words.length); n >= 1; n--) {
     const name = words.slice(0, n).join(' ');
     const command = COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
     if (command) return { command, used: n };
@@ -63,15 +63,17 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     const helpFor = words[0] === 'help';
     const { command, used } = findCommand(helpFor ? words.slice(1) : words);
     if (!command) {
-      const group = words[0];
-      if (COMMANDS.some((c) => c.name.startsWith(`${group} `))) {
-        if (words.length === 1) {
+      // A group of commands (`manifest`, `manifest index`): its help, or "unknown command" within it.
+      const groupWords = [2, 1].map((n) => words.slice(0, n)).find((g) => g.length > 0 && COMMANDS.some((c) => c.name.startsWith(`${g.join(' ')} `)));
+      if (groupWords) {
+        const group = groupWords.join(' ');
+        if (words.length === groupWords.length) {
           io.stdout.write(topHelp(group));
           return argv.includes('-h') || argv.includes('--help') ? 0 : 2;
         }
-        throw new LadingError('usage', `unknown command "${words.slice(0, 2).join(' ')}"; run "lading ${group} --help"`);
+        throw new LadingError('usage', `unknown command "${words.slice(0, groupWords.length + 1).join(' ')}"; run "lading ${group} --help"`);
       }
-      throw new LadingError('usage', `unknown command "${group ?? argv[0]}"; run "lading --help"`);
+      throw new LadingError('usage', `unknown command "${words[0] ?? argv[0]}"; run "lading --help"`);
     }
     if (helpFor) {
       io.stdout.write(usageOf(command));

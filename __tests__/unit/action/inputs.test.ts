@@ -52,3 +52,24 @@ describe('action inputs', () => {
     expect(toCliArgs(pull)).toEqual(['pull', './layout:v1', '--output', 'out', '--format', 'json', '--oci-layout']);
   });
 });
+
+describe('action inputs for copy and convert', () => {
+  it('maps per-side credentials, side inputs winning over username/password, and refuses the password on stdin', () => {
+    const i = parseInputs(inputs({ command: 'copy', source: 'a.example/x:1', destination: 'b.example/y:1', tags: 'latest', recursive: 'true', username: 'u', password: 'p', 'destination-username': 'du', 'destination-password': 'dp' }));
+    expect(toCliArgs(i)).toEqual(['copy', 'a.example/x:1', 'b.example/y:1,latest', '--recursive', '--format', 'json', '--from-username', 'u', '--from-password', 'p', '--to-username', 'du', '--to-password', 'dp']);
+    const c = parseInputs(inputs({ command: 'convert', source: './layout:v1', destination: 'b.example/y:oci', to: 'oci', 'source-oci-layout': 'true', 'plain-http': 'true' }));
+    expect(toCliArgs(c)).toEqual(['convert', './layout:v1', 'b.example/y:oci', '--to', 'oci', '--format', 'json', '--from-oci-layout', '--to-plain-http=true']);
+  });
+
+  it.each([
+    [{ command: 'copy', destination: 'b.example/y' }, 'command "copy" needs the input "source"'],
+    [{ command: 'convert', source: 'a.example/x:1', destination: 'b.example/y' }, 'command "convert" needs the input "to": oci or docker'],
+    [{ command: 'copy', source: 'a.example/x:1', destination: 'b.example/y', reference: 'c.example/z' }, 'takes "source" and "destination", not "reference"'],
+    [{ command: 'copy', source: 'a.example/x:1', destination: 'b.example/y', 'source-username': 'u' }, 'inputs "source-username" and "source-password" go together'],
+    [{ command: 'resolve', reference: 'a.example/x:1', source: 'a.example/x:1' }, 'input "source" applies only to copy and convert'],
+    [{ command: 'convert', source: 'a.example/x:1', destination: 'b.example/y', to: 'oci', recursive: 'true' }, 'input "recursive" applies only to copy'],
+    [{ command: 'resolve', reference: 'a.example/x:1', 'all-tags': 'true' }, 'input "all-tags" applies only to copy'],
+  ])('rejects %j', (values, message) => {
+    expect(() => parseInputs(inputs(values as Record<string, string>))).toThrow(message);
+  });
+});
