@@ -12,6 +12,8 @@ export interface ActionRun {
   stderr: string;
   outputs: Record<string, string>;
   summary: string;
+  /** What the Action appended to GITHUB_PATH. */
+  path: string;
 }
 
 /** Parses a GITHUB_OUTPUT file (`name<<DELIM\nvalue\nDELIM` blocks, or `name=value` lines). */
@@ -54,6 +56,7 @@ export function runAction(inputs: Record<string, string>, extraEnv: Record<strin
         stderr: String(stderr),
         outputs: parseOutputFile(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
         summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+        path: readFileSync(files.GITHUB_PATH, 'utf8'),
       });
     });
   });

@@ -3,6 +3,7 @@
  * and turned into the CLI's arguments. Contradictions fail here, before any network call.
  */
 export const COMMANDS = [
+  'setup',
   'copy',
   'convert',
   'push',
@@ -94,7 +95,7 @@ export const Input = {
 } as const;
 
 /** Names of the outputs in action.yml. */
-export const Output = { digest: 'digest', reference: 'reference', json: 'json', files: 'files' } as const;
+export const Output = { digest: 'digest', reference: 'reference', json: 'json', files: 'files', version: 'version' } as const;
 
 /** Lines of a multi-line input, trimmed, blanks dropped (file paths and annotations may hold spaces and commas). */
 export function linesInput(raw: string): string[] {
@@ -180,7 +181,7 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
   }
   if (command === 'convert' && (inputs.recursive || inputs.allTags)) throw new InputError(`input "${inputs.recursive ? 'recursive' : 'all-tags'}" applies only to copy`);
   if (inputs.to && command !== 'convert') throw new InputError('input "to" applies only to convert');
-  if (command !== 'version' && !twoSided) need('reference', Input.reference);
+  if (command !== 'version' && command !== 'setup' && !twoSided) need('reference', Input.reference);
   if (command === 'manifest-push' || command === 'blob-push') need('file', Input.file);
   if (command === 'blob-fetch') need('output', Input.output);
   const artifacts = command === 'push' || command === 'attach';
@@ -231,6 +232,7 @@ export function toCliArgs(i: ActionInputs): string[] {
     login: ['login', ref],
     logout: ['logout', ref],
     version: ['version'],
+    setup: ['version'],
   };
   const args = [...base[i.command], '--format', 'json'];
   if (i.command === 'version') return args;

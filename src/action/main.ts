@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../cli/main.js';
 import { InputError, Output, parseInputs, toCliArgs, type ActionInputs } from './inputs.js';
+import { setup } from './setup.js';
 
 /** Runs the CLI command in-process with `--format json`; the password goes on stdin, never in argv. */
 async function runCli(inputs: ActionInputs): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -39,6 +40,12 @@ export async function run(): Promise<void> {
   try {
     const inputs = parseInputs((name) => core.getInput(name));
     for (const secret of [inputs.password, inputs.sourcePassword, inputs.destinationPassword]) if (secret) core.setSecret(secret);
+    if (inputs.command === 'setup') {
+      const result = await setup();
+      core.setOutput(Output.version, result.version);
+      core.setOutput(Output.json, JSON.stringify(result));
+      return;
+    }
     const { code, stdout, stderr } = await runCli(inputs);
     if (code !== 0) {
       const message = stderr.split('\n').find((l) => l.startsWith('Error: '))?.slice(7) ?? `lading exited with code ${code}`;
