@@ -6,10 +6,11 @@ import { blobCommands } from './commands/blob.js';
 import { copyCommands } from './commands/copy.js';
 import { loginCommands, VERSION } from './commands/login.js';
 import { manifestCommands } from './commands/manifest.js';
+import { manifestIndexCommands } from './commands/manifest-index.js';
 import { tagCommands } from './commands/tag.js';
 import { Context, type CliIO } from './context.js';
 
-export const COMMANDS: Command[] = [...artifactCommands, ...copyCommands, ...manifestCommands, ...blobCommands, ...tagCommands, ...loginCommands];
+export const COMMANDS: Command[] = [...artifactCommands, ...copyCommands, ...manifestCommands, ...manifestIndexCommands, ...blobCommands, ...tagCommands, ...loginCommands];
 
 /** Scrubs anything that looks like a secret from a message before it is printed. */
 export function scrub(message: string, secrets: string[]): string {
