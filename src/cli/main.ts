@@ -3,6 +3,7 @@ import { flagHelp, parseArgs } from './args.js';
 import type { Command } from './command.js';
 import { artifactCommands } from './commands/artifact.js';
 import { blobCommands } from './commands/blob.js';
+import { convertCommands } from './commands/convert.js';
 import { copyCommands } from './commands/copy.js';
 import { loginCommands, VERSION } from './commands/login.js';
 import { manifestCommands } from './commands/manifest.js';
@@ -10,7 +11,7 @@ import { manifestIndexCommands } from './commands/manifest-index.js';
 import { tagCommands } from './commands/tag.js';
 import { Context, type CliIO } from './context.js';
 
-export const COMMANDS: Command[] = [...artifactCommands, ...copyCommands, ...manifestCommands, ...manifestIndexCommands, ...blobCommands, ...tagCommands, ...loginCommands];
+export const COMMANDS: Command[] = [...artifactCommands, ...copyCommands, ...convertCommands, ...manifestCommands, ...manifestIndexCommands, ...blobCommands, ...tagCommands, ...loginCommands];
 
 /** Scrubs anything that looks like a secret from a message before it is printed. */
 export function scrub(message: string, secrets: string[]): string {
