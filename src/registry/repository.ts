@@ -196,9 +196,12 @@ export class Repository {
 
   /**
    * Cross-repository mount (`POST …/uploads/?mount=<digest>&from=<repo>`), falling back to an upload
-   * (CASES B26): 201 means mounted; 202 opens a normal session, which the upload then uses (no second
-   * POST); a refusal (401/403/404 …) is logged and the blob is uploaded as usual. The mount is only an
-   * optimisation and is never the reason a copy fails. Returns whether the blob was mounted.
+   * (CASES B26): 201 means mounted (checked against `Docker-Content-Digest` when the registry sends
+   * it); 202 opens a normal session, which the upload then uses (no second POST); a refusal (401/403/
+   * 404 …, or an error getting a token for the `from` repository) is logged as one line, "mount from
+   * X refused; uploading", and the blob is uploaded as usual. The mount is only an optimisation and
+   * is never the reason a copy fails; only an unreachable registry (a network error, which the upload
+   * would meet again) ends it here. Returns whether the blob was mounted.
    */
   async mountOrUpload(desc: { digest: string; size: number }, from: string, source: BlobSource, log?: (line: string) => void): Promise<boolean> {
     const url = this.uploadUrl(`?mount=${encodeURIComponent(desc.digest)}&from=${encodeURIComponent(from)}`);
@@ -206,10 +209,12 @@ export class Repository {
     try {
       res = await this.registry.send({ method: 'POST', url, headers: { 'content-length': '0' }, scopes: [...this.push, repositoryScope(from, ['pull'])] });
     } catch (err) {
-      log?.(`mount from ${from} failed (${(err as Error).message}); uploading`);
+      if ((err as LadingError).kind === 'network') throw err;
     }
     if (res?.status === 201) {
       await dump(res.body);
+      const got = headerValue(res, 'docker-content-digest');
+      if (got && got !== desc.digest) throw new LadingError('digest-mismatch', `${this.where}: mounting ${desc.digest} from ${from}, the registry reports blob ${got}`);
       return true;
     }
     if (res?.status === 202 && headerValue(res, 'location')) {
@@ -217,10 +222,8 @@ export class Repository {
       await this.finishUpload(this.locationOf(res, url), desc, source);
       return false;
     }
-    if (res) {
-      await dump(res.body);
-      log?.(`mount from ${from} refused (${res.status}); uploading`);
-    }
+    if (res) await dump(res.body);
+    log?.(`mount from ${from} refused; uploading`);
     await this.pushBlob(desc, source);
     return false;
   }

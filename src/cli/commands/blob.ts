@@ -13,6 +13,7 @@ import { digestReference } from '../../reference/reference.js';
 import type { Command } from '../command.js';
 import { formatBytes, formatFlag, type Context } from '../context.js';
 import { ociLayoutFlag } from '../target.js';
+import { blobCopyCommand } from './copy.js';
 import { REMOTE } from './manifest.js';
 import { confirm, layoutBlobDigest, openFile, ref, registryNames, withLayout, writeOutput, type Names } from './shared.js';
 
@@ -267,4 +268,4 @@ async function deleteBlob(ctx: Context, names: Names, digest: string, where: str
   ctx.result(`Deleted ${names.at(digest)}`, { reference: names.at(digest), digest, size: stat.size, deleted: true });
 }
 
-export const blobCommands = [blobFetch, blobPush, blobDelete];
+export const blobCommands = [blobFetch, blobPush, blobDelete, blobCopyCommand];
