@@ -47,4 +47,17 @@ describe('Action: copy', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/::error::destination 127\.0\.0\.1:\d+\/mirror\/hello: .*401/);
   });
+
+  it('converts a Docker image to OCI and outputs the new digest', async () => {
+    const r = await runAction({ command: 'convert', to: 'oci', source: `${src.host}/hello:v1`, destination: `${src.host}/hello:v1-oci`, username: src.username!, password: src.password!, 'plain-http': 'true' });
+    expect(r.stdout).not.toContain('::error::');
+    expect(r.code).toBe(0);
+    const json = JSON.parse(r.outputs.json);
+    expect(json.source).toEqual({ digest: BUSYBOX_V2S2.manifest.digest, mediaType: BUSYBOX_V2S2.manifest.mediaType });
+    expect(json.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(r.outputs.digest).toBe(json.digest);
+    expect(r.outputs.digest).not.toBe(BUSYBOX_V2S2.manifest.digest);
+    const check = await runAction({ command: 'manifest-fetch', reference: `${src.host}/hello:v1-oci`, username: src.username!, password: src.password!, 'plain-http': 'true' });
+    expect(JSON.parse(check.outputs.json).content.config.mediaType).toBe('application/vnd.oci.image.config.v1+json');
+  });
 });
