@@ -8,13 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PassThrough, Readable } from 'node:stream';
 import { join } from 'node:path';
-import { parseArgs } from '../../src/cli/args.js';
-import { convertCommands } from '../../src/cli/commands/convert.js';
-import { Context } from '../../src/cli/context.js';
-import { COMMANDS } from '../../src/cli/main.js';
-import { LadingError, toLadingError } from '../../src/errors/errors.js';
 import { lading, type CliResult } from '../helpers/cli.js';
 import { run } from '../helpers/exec.js';
 import { BUSYBOX_OCI, BUSYBOX_OCI_DIR, BUSYBOX_V2S2, BUSYBOX_V2S2_DIR, DIGEST_CONFIG_ARM64, DIGEST_LAYER0, DIGEST_LAYER1, ociBlobPath, pushV2s2WithSkopeo } from '../helpers/fixtures.js';
@@ -25,7 +19,6 @@ import { tmpDir } from '../helpers/tmp.js';
 const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const PLAIN = ['--from-plain-http', '--to-plain-http'];
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 const DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
@@ -64,29 +57,7 @@ const dockerList = Buffer.from(
  * command (parse the flags, check the argument count, build the Context, map errors to exit codes).
  */
 async function convert(args: string[]): Promise<CliResult> {
-  if (COMMANDS.some((c) => c.name === 'convert')) return lading(['convert', ...args]);
-  const command = convertCommands[0];
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const io = { stdin: Readable.from([]), stdout, stderr, env: { ...process.env, DOCKER_CONFIG: '/nonexistent-lading-test-docker-config' }, stdinIsTTY: false, stderrIsTTY: false };
-  let code = 0;
-  try {
-    const parsed = parseArgs(args, command.flags);
-    const [min, max] = command.args;
-    if (parsed.args.length < min || parsed.args.length > max) throw new LadingError('usage', `"lading convert" takes ${min} arguments`);
-    const formats = command.flags.find((f) => f.long === 'format')?.value?.split('|');
-    await command.run(new Context(io, parsed, formats), parsed.args);
-  } catch (e) {
-    const le = toLadingError(e);
-    stderr.write(`Error: ${le.message}\n`);
-    code = le.exitCode;
-  }
-  const stdoutBytes = Buffer.concat(out);
-  return { args, code, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(err).toString('utf8') };
+  return lading(['convert', ...args]);
 }
 
 function expectOk(r: CliResult): void {

@@ -7,43 +7,13 @@ import { describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
-import { parseArgs } from '../../../src/cli/args.js';
-import { manifestIndexCommands } from '../../../src/cli/commands/manifest-index.js';
-import { Context } from '../../../src/cli/context.js';
-import { COMMANDS } from '../../../src/cli/main.js';
-import { LadingError, toLadingError } from '../../../src/errors/errors.js';
 import { lading, type CliResult } from '../../helpers/cli.js';
 import { BUSYBOX_OCI, BUSYBOX_OCI_DIR } from '../../helpers/fixtures.js';
 import { copyWritable, tmpDir } from '../../helpers/tmp.js';
 
 /** Runs `argv` (starting `manifest index create|update`) as main.ts would. */
 async function runCli(argv: string[]): Promise<CliResult> {
-  const name = argv.slice(0, 3).join(' ');
-  if (COMMANDS.some((c) => c.name === name)) return lading(argv);
-  const command = manifestIndexCommands.find((c) => c.name === name);
-  if (!command) throw new Error(`no command "${name}"`);
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => out.push(c));
-  stderr.on('data', (c: Buffer) => err.push(c));
-  const io = { stdin: Readable.from([]), stdout, stderr, env: { ...process.env, DOCKER_CONFIG: '/nonexistent-lading-test-docker-config' }, stdinIsTTY: false, stderrIsTTY: false };
-  let code = 0;
-  try {
-    const parsed = parseArgs(argv.slice(3), command.flags);
-    const [min, max] = command.args;
-    if (parsed.args.length < min || parsed.args.length > max) throw new LadingError('usage', `wrong number of arguments: ${command.usage}`);
-    const formats = command.flags.find((f) => f.long === 'format')?.value?.split('|');
-    await command.run(new Context(io, parsed, formats), parsed.args);
-  } catch (e) {
-    const le = toLadingError(e);
-    stderr.write(`Error: ${le.message}\n`);
-    code = le.exitCode;
-  }
-  const stdoutBytes = Buffer.concat(out);
-  return { args: argv, code, stdout: stdoutBytes.toString(), stdoutBytes, stderr: Buffer.concat(err).toString() };
+  return lading(argv);
 }
 
 const sha256 = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
