@@ -2,6 +2,8 @@
  * The Action's inputs, parsed into a typed object by a pure function (no I/O, no @actions imports),
  * and turned into the CLI's arguments. Contradictions fail here, before any network call.
  */
+import { parseRegistryAuth, RegistryAuthError, type RegistryAuthEntry } from './registry-auth.js';
+
 export const COMMANDS = [
   'setup',
   'copy',
@@ -26,6 +28,7 @@ export const COMMANDS = [
   'version',
 ] as const;
 export type ActionCommand = (typeof COMMANDS)[number];
+
 
 export interface ActionInputs {
   command: ActionCommand;
@@ -57,6 +60,16 @@ export interface ActionInputs {
   sourcePassword?: string;
   destinationUsername?: string;
   destinationPassword?: string;
+  /** The registry `username`/`password` are for (default: the host of `reference`). */
+  registry?: string;
+  /** Credentials for several registries (the `registry-auth` YAML list). */
+  registryAuth: RegistryAuthEntry[];
+  /** Token for ghcr.io when no credentials are given for it (default `${{ github.token }}` in action.yml). */
+  githubToken?: string;
+  /** Store credentials in the user's Docker config instead of the Action's own config for the job. */
+  dockerConfig: boolean;
+  /** The post step removes what this step stored. */
+  logout: boolean;
 }
 
 export class InputError extends Error {}
@@ -92,10 +105,24 @@ export const Input = {
   sourcePassword: 'source-password',
   destinationUsername: 'destination-username',
   destinationPassword: 'destination-password',
+  registry: 'registry',
+  registryAuth: 'registry-auth',
+  githubToken: 'github-token',
+  dockerConfig: 'docker-config',
+  logout: 'logout',
 } as const;
 
 /** Names of the outputs in action.yml. */
-export const Output = { digest: 'digest', reference: 'reference', json: 'json', files: 'files', version: 'version' } as const;
+export const Output = {
+  digest: 'digest',
+  reference: 'reference',
+  tags: 'tags',
+  mediaType: 'media-type',
+  size: 'size',
+  json: 'json',
+  files: 'files',
+  version: 'version',
+} as const;
 
 /** Lines of a multi-line input, trimmed, blanks dropped (file paths and annotations may hold spaces and commas). */
 export function linesInput(raw: string): string[] {
@@ -160,7 +187,30 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
     sourcePassword: get(Input.sourcePassword) === '' ? undefined : get(Input.sourcePassword),
     destinationUsername: opt(Input.destinationUsername),
     destinationPassword: get(Input.destinationPassword) === '' ? undefined : get(Input.destinationPassword),
+    registry: opt(Input.registry),
+    registryAuth: [],
+    githubToken: opt(Input.githubToken),
+    dockerConfig: bool(Input.dockerConfig, get(Input.dockerConfig), false)!,
+    logout: bool(Input.logout, get(Input.logout), true)!,
   };
+  // registry-auth is a whole set of credentials: mixing it with the single-registry inputs has no one meaning.
+  if (get(Input.registryAuth).trim() !== '') {
+    for (const name of [Input.username, Input.password, Input.registry]) {
+      if (get(name).trim() !== '') {
+        throw new InputError(`inputs "registry-auth" and "${name}" cannot be used together: give every registry's credentials in "registry-auth"`);
+      }
+    }
+    try {
+      inputs.registryAuth = parseRegistryAuth(get(Input.registryAuth));
+    } catch (err) {
+      if (err instanceof RegistryAuthError) throw new InputError(err.message);
+      throw err;
+    }
+  }
+  if (inputs.registry && inputs.username === undefined) throw new InputError('input "registry" needs "username" and "password"');
+  if (command === 'logout' && (inputs.username || inputs.registry || inputs.registryAuth.length > 0)) {
+    throw new InputError('command "logout" takes no credentials: it removes the stored ones for "reference"');
+  }
   const twoSided = command === 'copy' || command === 'convert';
   const need = (field: keyof ActionInputs, input: string) => {
     if (inputs[field] === undefined) throw new InputError(`command "${command}" needs the input "${input}"`);
@@ -181,6 +231,13 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
   }
   if (command === 'convert' && (inputs.recursive || inputs.allTags)) throw new InputError(`input "${inputs.recursive ? 'recursive' : 'all-tags'}" applies only to copy`);
   if (inputs.to && command !== 'convert') throw new InputError('input "to" applies only to convert');
+  // login: the registry input names the host too (one of them is enough; both must agree).
+  if (command === 'login' && inputs.registry) {
+    if (!inputs.reference) inputs.reference = inputs.registry;
+    else if (inputs.reference.replace(/^https?:\/\//i, '').split('/')[0].toLowerCase() !== inputs.registry.replace(/^https?:\/\//i, '').split('/')[0].toLowerCase()) {
+      throw new InputError('command "login": "registry" and "reference" name different hosts; give one of them');
+    }
+  }
   if (command !== 'version' && command !== 'setup' && !twoSided) need('reference', Input.reference);
   if (command === 'manifest-push' || command === 'blob-push') need('file', Input.file);
   if (command === 'blob-fetch') need('output', Input.output);
@@ -198,7 +255,6 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
   if (!['tag', 'manifest-push', 'push', 'copy', 'convert'].includes(command) && inputs.tags.length > 0) throw new InputError(`input "tags" does not apply to command "${command}"`);
   if (inputs.password !== undefined && !inputs.username) throw new InputError('input "password" needs "username"');
   if (inputs.username && inputs.password === undefined) throw new InputError('input "username" needs "password"');
-  if (command === 'login' && inputs.password === undefined) throw new InputError('command "login" needs "username" and "password"');
   if (inputs.platform && !['manifest-fetch', 'manifest-fetch-config', 'resolve', 'pull', 'attach', 'discover'].includes(command)) {
     throw new InputError(`input "platform" does not apply to command "${command}"`);
   }

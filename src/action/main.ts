@@ -1,8 +1,13 @@
 import * as core from '@actions/core';
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../cli/main.js';
-import { InputError, Output, parseInputs, toCliArgs, type ActionInputs } from './inputs.js';
+import { LADING_REGISTRY_CONFIG } from '../registry/credentials/config.js';
+import { storeCredentials } from './credentials.js';
+import { Output, parseInputs, toCliArgs, type ActionInputs } from './inputs.js';
+import { assertNoSecrets, fileNames, resultOutputs } from './outputs.js';
+import { commandInputs, planCredentials, planSecrets } from './plan.js';
 import { setup } from './setup.js';
+import { saveRecords, type StateStore } from './state.js';
 
 /** Runs the CLI command in-process with `--format json`; the password goes on stdin, never in argv. */
 async function runCli(inputs: ActionInputs): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -20,7 +25,10 @@ async function runCli(inputs: ActionInputs): Promise<{ code: number; stdout: str
       pending = pending.slice(nl + 1);
       errLines.push(line);
       // The CLI's warning about passwords in argv does not apply in-process (no other process can see them).
-      if (!line.startsWith('Error: ') && !line.startsWith('Run "lading') && !/^Warning: Using --(from-|to-)?password via/.test(line)) core.info(line);
+      if (line.startsWith('Error: ') || line.startsWith('Run "lading') || /^Warning: Using --(from-|to-)?password via/.test(line)) continue;
+      // Warnings (a credential helper that cannot be run, CASES B11) stay warnings: annotations, not failures.
+      if (line.startsWith('Warning: ')) core.warning(line.slice(9));
+      else core.info(line);
     }
   });
   const code = await main(toCliArgs(inputs), {
@@ -35,37 +43,63 @@ async function runCli(inputs: ActionInputs): Promise<{ code: number; stdout: str
   return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: errLines.join('\n') };
 }
 
-/** The Action: typed inputs → the same code the CLI runs → outputs and a job summary; errors fail the step. */
+/** Secrets registered with the runner by this step: no output may hold one (CASES B35). */
+const secrets = new Set<string>();
+
+function registerSecret(secret: string): void {
+  secrets.add(secret);
+  core.setSecret(secret);
+}
+
+/** Sets the outputs, all or none: none may hold a registered secret. */
+function setOutputs(outputs: Record<string, string>): void {
+  assertNoSecrets(outputs, secrets);
+  for (const [name, value] of Object.entries(outputs)) core.setOutput(name, value);
+}
+
+const stateStore: StateStore = { get: (name) => core.getState(name), save: (name, value) => core.saveState(name, value) };
+
+/**
+ * The Action: typed inputs → credentials stored → the same code the CLI runs → outputs and a job summary;
+ * errors fail the step. The post step (post.ts) undoes the credential writes.
+ */
 export async function run(): Promise<void> {
   try {
     const inputs = parseInputs((name) => core.getInput(name));
-    for (const secret of [inputs.password, inputs.sourcePassword, inputs.destinationPassword]) if (secret) core.setSecret(secret);
+    const plan = planCredentials(inputs, process.env);
+    // Only passwords and tokens are secrets: never hosts, repositories, tags or digests (CASES B35).
+    for (const secret of planSecrets(inputs, plan)) registerSecret(secret);
+    let configFile: string | undefined;
+    if (plan.store.length > 0) {
+      const stored = await storeCredentials(plan.store, {
+        dockerConfig: inputs.dockerConfig,
+        env: process.env,
+        info: (m) => core.info(m),
+        warning: (m) => core.warning(m),
+        save: (records) => (inputs.logout ? saveRecords(stateStore, records) : undefined),
+      });
+      configFile = stored.file;
+      if (stored.isolated) core.exportVariable(LADING_REGISTRY_CONFIG, stored.file);
+    }
     if (inputs.command === 'setup') {
       const result = await setup();
-      core.setOutput(Output.version, result.version);
-      core.setOutput(Output.json, JSON.stringify(result));
+      setOutputs({ [Output.version]: result.version, [Output.json]: JSON.stringify(result) });
       return;
     }
-    const { code, stdout, stderr } = await runCli(inputs);
+    const { code, stdout, stderr } = await runCli(commandInputs(inputs, plan, configFile));
     if (code !== 0) {
       const message = stderr.split('\n').find((l) => l.startsWith('Error: '))?.slice(7) ?? `lading exited with code ${code}`;
       core.setFailed(inActionTerms(message));
       return;
     }
     const json = stdout.trim() === '' ? {} : (JSON.parse(stdout) as Record<string, unknown>);
-    const digest = typeof json.digest === 'string' ? json.digest : '';
-    const reference = typeof json.reference === 'string' ? json.reference : '';
-    core.setOutput(Output.digest, digest);
-    core.setOutput(Output.reference, reference);
-    core.setOutput(Output.json, JSON.stringify(json));
-    // files: what a pull wrote (paths) or a push/attach uploaded (titles), as a JSON list.
-    if (Array.isArray(json.files)) core.setOutput(Output.files, JSON.stringify(fileNames(json.files)));
+    setOutputs(resultOutputs(json));
     // The summary is a courtesy: the work is done, so a summary that cannot be written only warns.
     if (inputs.summary && process.env.GITHUB_STEP_SUMMARY) {
       await writeSummary(inputs, json).catch((err: Error) => core.warning(`could not write the job summary: ${err.message}`));
     }
   } catch (err) {
-    core.setFailed(err instanceof InputError ? err.message : (err as Error).message);
+    core.setFailed((err as Error).message);
   }
 }
 
@@ -89,13 +123,6 @@ async function writeSummary(inputs: ActionInputs, json: Record<string, unknown>)
       ...rows.map(([k, v]) => [k, `<code>${escapeHtml(v)}</code>`]),
     ])
     .write();
-}
-
-function fileNames(files: unknown[]): string[] {
-  return files.map((f) => {
-    const o = f as { path?: string; title?: string };
-    return o.path ?? o.title ?? '';
-  });
 }
 
 /** CLI advice in an error message, reworded for the Action's inputs. */

@@ -22,7 +22,7 @@ export const remoteFlags: FlagSpec[] = [
   { long: 'password-stdin', type: 'bool', desc: 'read the password or token from stdin' },
   { long: 'identity-token', type: 'string', value: 'TOKEN', desc: 'OAuth2 refresh (identity) token' },
   { long: 'identity-token-stdin', type: 'bool', desc: 'read the identity token from stdin' },
-  { long: 'registry-config', type: 'string', value: 'PATH', desc: 'Docker config.json with credentials (default $DOCKER_CONFIG or ~/.docker)' },
+  { long: 'registry-config', type: 'string', value: 'PATH', desc: 'Docker config.json with credentials (default $LADING_REGISTRY_CONFIG, else $DOCKER_CONFIG/config.json, else ~/.docker/config.json)' },
   { long: 'plain-http', type: 'bool', desc: 'use http:// (default true only for localhost; --plain-http=false forces https)' },
   { long: 'insecure', type: 'bool', desc: 'skip TLS certificate verification' },
   { long: 'ca-file', type: 'string', value: 'PATH', desc: 'PEM CA bundle to trust for the registry' },

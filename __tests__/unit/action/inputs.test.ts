@@ -25,7 +25,6 @@ describe('action inputs', () => {
     [{ command: 'resolve', reference: 'r.example/a:1', insecure: 'maybe' }, 'input "insecure" must be true or false'],
     [{ command: 'tag', reference: 'r.example/a:1', tags: 'x', platform: 'linux/amd64' }, 'input "platform" does not apply'],
     [{ command: 'tag', reference: 'r.example/a:1', tags: 'x', 'media-type': 'a/b' }, 'input "media-type" does not apply'],
-    [{ command: 'login', reference: 'r.example' }, 'command "login" needs "username" and "password"'],
     [{ command: 'push', reference: 'r.example/a:1' }, 'command "push" needs the input "files"'],
     [{ command: 'attach', reference: 'r.example/a:1', files: 'x' }, 'command "attach" needs the input "artifact-type"'],
     [{ command: 'pull', reference: 'r.example/a:1', files: 'x' }, 'input "files" does not apply to command "pull"'],

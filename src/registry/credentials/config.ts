@@ -17,8 +17,18 @@ export const DOCKER_HUB_KEY = 'https://index.docker.io/v1/';
 const HELPER_TIMEOUT_MS = 60_000;
 const NOT_FOUND_RE = /credentials not found/i;
 
+/**
+ * Environment variable naming a config.json file (not a folder) read when no `--registry-config` is given,
+ * before `DOCKER_CONFIG`. The GitHub Action exports it for later steps when it keeps the credentials it was
+ * given in a config of its own for the job (its default), so `lading` in a later `run:` step finds them.
+ */
+export const LADING_REGISTRY_CONFIG = 'LADING_REGISTRY_CONFIG';
+
 export interface ConfigOptions {
-  /** Explicit config.json (`--registry-config`); else `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. */
+  /**
+   * Explicit config.json (`--registry-config`); else the file `$LADING_REGISTRY_CONFIG`, else
+   * `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+   */
   configPath?: string;
   /** Home directory used for `~/.docker` (default `os.homedir()`). */
   homeDir?: string;
@@ -40,6 +50,8 @@ const defaultWarn = (msg: string): void => void process.stderr.write(`warning: $
 
 export function configFilePath(o: ConfigOptions = {}): string {
   if (o.configPath) return path.resolve(o.configPath);
+  const ladingConfig = (o.env ?? process.env)[LADING_REGISTRY_CONFIG];
+  if (ladingConfig) return path.resolve(ladingConfig);
   const dockerConfig = (o.env ?? process.env).DOCKER_CONFIG;
   if (dockerConfig) return path.join(dockerConfig, 'config.json');
   return path.join(o.homeDir ?? os.homedir(), '.docker', 'config.json');
@@ -302,4 +314,65 @@ export async function removeCredential(registry: string, o: ConfigOptions = {}):
   } else if (!erased) {
     throw new LadingError('not-found', `not logged in to ${splitKey(key).host}`);
   }
+}
+
+/** What a config holds under exactly one key, for a caller that puts it back later (the GitHub Action's post step). */
+export interface ConfigEntry {
+  /** The file exists. */
+  exists: boolean;
+  /** The credential helper the config names for the key: the value then lives in the helper. */
+  helper?: string;
+  /** The raw `auths[key]` value, or the helper's `{ Username, Secret }`; undefined when there is none. */
+  value?: unknown;
+}
+
+/** Reads `auths[key]` as it is (or asks the key's helper); a helper that cannot be run throws. */
+export async function readConfigEntry(key: string, o: ConfigOptions = {}): Promise<ConfigEntry> {
+  const file = configFilePath(o);
+  const exists = await fsp.stat(file).then(
+    () => true,
+    () => false,
+  );
+  const config = await readConfig(file);
+  const helper = helperFor(config, key);
+  if (helper) {
+    const out = await callHelper(helper, 'get', serverUrl(key), o.env ?? process.env);
+    if (out === undefined) return { exists, helper };
+    let value: unknown;
+    try {
+      value = JSON.parse(out);
+    } catch {
+      throw new LadingError('internal', `credential helper docker-credential-${helper} could not be run: "get" printed no JSON`);
+    }
+    return { exists, helper, value: isObj(value) ? { Username: value.Username, Secret: value.Secret } : undefined };
+  }
+  const auths = isObj(config.auths) ? config.auths : {};
+  return { exists, value: Object.hasOwn(auths, key) ? auths[key] : undefined };
+}
+
+/**
+ * Puts back what readConfigEntry returned: sets `auths[key]` to `value`, or deletes exactly that key when
+ * `value` is undefined (other spellings of the host and every other entry are left alone). With `helper`,
+ * stores the value through that helper or erases it there instead.
+ */
+export async function restoreConfigEntry(key: string, value: unknown, o: ConfigOptions & { helper?: string } = {}): Promise<void> {
+  const env = o.env ?? process.env;
+  if (o.helper) {
+    if (value === undefined) await callHelper(o.helper, 'erase', serverUrl(key), env);
+    else {
+      const v = isObj(value) ? value : {};
+      const secret = typeof v.Secret === 'string' ? v.Secret : '';
+      await callHelper(o.helper, 'store', JSON.stringify({ ServerURL: serverUrl(key), Username: typeof v.Username === 'string' ? v.Username : '', Secret: secret }), env, secret);
+    }
+    return;
+  }
+  const file = configFilePath(o);
+  const config = await readConfig(file);
+  const auths = isObj(config.auths) ? { ...config.auths } : {};
+  if (value === undefined) {
+    if (!Object.hasOwn(auths, key)) return;
+    delete auths[key];
+  } else auths[key] = value;
+  config.auths = auths;
+  await writeConfig(file, config);
 }
