@@ -25,6 +25,9 @@ describe('the Action', () => {
     expect(r.outputs.reference).toBe(`${reg.host}/hello@${BUSYBOX_V2S2.manifest.digest}`);
     expect(JSON.parse(r.outputs.json)).toEqual({ reference: r.outputs.reference, mediaType: BUSYBOX_V2S2.manifest.mediaType, digest: BUSYBOX_V2S2.manifest.digest, size: BUSYBOX_V2S2.manifest.size });
     expect(r.summary).toContain('lading resolve');
+    // The operation's log lines sit in one group named after it.
+    expect(r.stdout).toContain(`::group::lading resolve ${reg.host}/hello:v1\n`);
+    expect(r.stdout).toContain('::endgroup::');
     expect(r.summary).toContain(BUSYBOX_V2S2.manifest.digest);
   });
 

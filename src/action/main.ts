@@ -86,7 +86,10 @@ export async function run(): Promise<void> {
       setOutputs({ [Output.version]: result.version, [Output.json]: JSON.stringify(result) });
       return;
     }
-    const { code, stdout, stderr } = await runCli(commandInputs(inputs, plan, configFile));
+    // The operation's status lines (one plain line per blob, never redrawn) in one collapsible group.
+    const { code, stdout, stderr } = await core.group(`lading ${inputs.command}${inputs.reference ? ` ${inputs.reference}` : inputs.source ? ` ${inputs.source} -> ${inputs.destination}` : ''}`, () =>
+      runCli(commandInputs(inputs, plan, configFile)),
+    );
     if (code !== 0) {
       const message = stderr.split('\n').find((l) => l.startsWith('Error: '))?.slice(7) ?? `lading exited with code ${code}`;
       core.setFailed(inActionTerms(message));
