@@ -60,4 +60,25 @@ describe('Action: copy', () => {
     const check = await runAction({ command: 'manifest-fetch', reference: `${src.host}/hello:v1-oci`, username: src.username!, password: src.password!, 'plain-http': 'true' });
     expect(JSON.parse(check.outputs.json).content.config.mediaType).toBe('application/vnd.oci.image.config.v1+json');
   });
+
+  it('creates an image index and copies a single blob', async () => {
+    const creds = { username: src.username!, password: src.password!, 'plain-http': 'true' };
+    const idx = await runAction({ command: 'manifest-index-create', reference: `${src.host}/hello:index`, manifests: 'v1', ...creds });
+    expect(idx.stdout).not.toContain('::error::');
+    expect(idx.outputs['media-type']).toBe('application/vnd.oci.image.index.v1+json');
+    expect(JSON.parse(idx.outputs.json).manifests.map((m: { digest: string; platform: unknown }) => [m.digest, m.platform])).toEqual([[BUSYBOX_V2S2.manifest.digest, { architecture: 'amd64', os: 'linux' }]]);
+    const blob = await runAction({
+      command: 'blob-copy',
+      source: `${src.host}/hello@${BUSYBOX_V2S2.config.digest}`,
+      destination: `${dst.host}/blobs-only`,
+      'plain-http': 'true',
+      'source-username': src.username!,
+      'source-password': src.password!,
+      'destination-username': dst.username!,
+      'destination-password': dst.password!,
+    });
+    expect(blob.stdout).not.toContain('::error::');
+    expect(blob.outputs.digest).toBe(BUSYBOX_V2S2.config.digest);
+    expect(JSON.parse(blob.outputs.json)).toMatchObject({ digest: BUSYBOX_V2S2.config.digest, size: BUSYBOX_V2S2.config.size });
+  });
 });

@@ -8,6 +8,9 @@ export const COMMANDS = [
   'setup',
   'copy',
   'convert',
+  'blob-copy',
+  'manifest-index-create',
+  'manifest-index-update',
   'push',
   'pull',
   'attach',
@@ -29,6 +32,11 @@ export const COMMANDS = [
 ] as const;
 export type ActionCommand = (typeof COMMANDS)[number];
 
+/** Commands with a source and a destination (per-side credentials) instead of one reference. */
+export function isTwoSided(command: ActionCommand): boolean {
+  return command === 'copy' || command === 'convert' || command === 'blob-copy';
+}
+
 
 export interface ActionInputs {
   command: ActionCommand;
@@ -49,6 +57,10 @@ export interface ActionInputs {
   artifactType?: string;
   annotations: string[];
   ociLayout: boolean;
+  /** manifest-index-create sources / manifest-index-update --add, one per line. */
+  manifests: string[];
+  remove: string[];
+  merge: string[];
   source?: string;
   destination?: string;
   recursive: boolean;
@@ -94,6 +106,9 @@ export const Input = {
   artifactType: 'artifact-type',
   annotations: 'annotations',
   ociLayout: 'oci-layout',
+  manifests: 'manifests',
+  remove: 'remove',
+  merge: 'merge',
   source: 'source',
   destination: 'destination',
   recursive: 'recursive',
@@ -176,6 +191,9 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
     artifactType: opt(Input.artifactType),
     annotations: linesInput(get(Input.annotations)),
     ociLayout: bool(Input.ociLayout, get(Input.ociLayout), false)!,
+    manifests: linesInput(get(Input.manifests)),
+    remove: linesInput(get(Input.remove)),
+    merge: linesInput(get(Input.merge)),
     source: opt(Input.source),
     destination: opt(Input.destination),
     recursive: bool(Input.recursive, get(Input.recursive), false)!,
@@ -211,7 +229,7 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
   if (command === 'logout' && (inputs.username || inputs.registry || inputs.registryAuth.length > 0)) {
     throw new InputError('command "logout" takes no credentials: it removes the stored ones for "reference"');
   }
-  const twoSided = command === 'copy' || command === 'convert';
+  const twoSided = isTwoSided(command);
   const need = (field: keyof ActionInputs, input: string) => {
     if (inputs[field] === undefined) throw new InputError(`command "${command}" needs the input "${input}"`);
   };
@@ -239,6 +257,14 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
     }
   }
   if (command !== 'version' && command !== 'setup' && !twoSided) need('reference', Input.reference);
+  if (command === 'manifest-index-create' && inputs.manifests.length === 0) throw new InputError('command "manifest-index-create" needs the input "manifests" (one tag or digest per line)');
+  if (command === 'manifest-index-update' && inputs.manifests.length + inputs.remove.length + inputs.merge.length === 0) {
+    throw new InputError('command "manifest-index-update" needs at least one of the inputs "manifests", "remove", "merge"');
+  }
+  if (!command.startsWith('manifest-index-') && inputs.manifests.length + inputs.remove.length + inputs.merge.length > 0) {
+    throw new InputError(`inputs "manifests", "remove" and "merge" apply only to manifest-index-create and manifest-index-update`);
+  }
+  if (command === 'manifest-index-create' && inputs.remove.length + inputs.merge.length > 0) throw new InputError('inputs "remove" and "merge" apply only to manifest-index-update');
   if (command === 'manifest-push' || command === 'blob-push') need('file', Input.file);
   if (command === 'blob-fetch') need('output', Input.output);
   const artifacts = command === 'push' || command === 'attach';
@@ -252,7 +278,7 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
   if (inputs.artifactType && !artifacts && command !== 'discover') throw new InputError(`input "artifact-type" does not apply to command "${command}"`);
   if (inputs.ociLayout && ['repo-ls', 'login', 'logout', 'version'].includes(command)) throw new InputError(`input "oci-layout" does not apply to command "${command}"`);
   if (command === 'tag' && inputs.tags.length === 0) throw new InputError('command "tag" needs the input "tags" (one per line)');
-  if (!['tag', 'manifest-push', 'push', 'copy', 'convert'].includes(command) && inputs.tags.length > 0) throw new InputError(`input "tags" does not apply to command "${command}"`);
+  if (!['tag', 'manifest-push', 'push', 'copy', 'convert', 'manifest-index-create', 'manifest-index-update'].includes(command) && inputs.tags.length > 0) throw new InputError(`input "tags" does not apply to command "${command}"`);
   if (inputs.password !== undefined && !inputs.username) throw new InputError('input "password" needs "username"');
   if (inputs.username && inputs.password === undefined) throw new InputError('input "username" needs "password"');
   if (inputs.platform && !['manifest-fetch', 'manifest-fetch-config', 'resolve', 'pull', 'attach', 'discover'].includes(command)) {
@@ -268,6 +294,9 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
 export function toCliArgs(i: ActionInputs): string[] {
   const ref = i.reference ?? '';
   const base: Record<ActionCommand, string[]> = {
+    'blob-copy': ['blob', 'copy', i.source ?? '', i.destination ?? ''],
+    'manifest-index-create': ['manifest', 'index', 'create', [ref, ...i.tags].join(','), ...i.manifests],
+    'manifest-index-update': ['manifest', 'index', 'update', [ref, ...i.tags].join(','), ...i.manifests.flatMap((m) => ['--add', m]), ...i.remove.flatMap((d) => ['--remove', d]), ...i.merge.flatMap((m) => ['--merge', m])],
     copy: ['copy', i.source ?? '', [i.destination ?? '', ...i.tags].join(','), ...(i.recursive ? ['--recursive'] : []), ...(i.allTags ? ['--all-tags'] : [])],
     convert: ['convert', i.source ?? '', [i.destination ?? '', ...i.tags].join(','), '--to', i.to ?? ''],
     push: ['push', [ref, ...i.tags].join(','), ...i.files],
@@ -292,7 +321,7 @@ export function toCliArgs(i: ActionInputs): string[] {
   };
   const args = [...base[i.command], '--format', 'json'];
   if (i.command === 'version') return args;
-  if (i.command === 'copy' || i.command === 'convert') return [...args, ...twoSidedArgs(i)];
+  if (isTwoSided(i.command)) return [...args, ...twoSidedArgs(i)];
   if (i.registryConfig) args.push('--registry-config', i.registryConfig);
   if (i.command === 'logout') return args;
   if (i.mediaType) args.push('--media-type', i.mediaType);

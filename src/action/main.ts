@@ -3,7 +3,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { main } from '../cli/main.js';
 import { LADING_REGISTRY_CONFIG } from '../registry/credentials/config.js';
 import { storeCredentials } from './credentials.js';
-import { Output, parseInputs, toCliArgs, type ActionInputs } from './inputs.js';
+import { isTwoSided, Output, parseInputs, toCliArgs, type ActionInputs } from './inputs.js';
 import { assertNoSecrets, fileNames, resultOutputs } from './outputs.js';
 import { commandInputs, planCredentials, planSecrets } from './plan.js';
 import { setup } from './setup.js';
@@ -32,7 +32,7 @@ async function runCli(inputs: ActionInputs): Promise<{ code: number; stdout: str
     }
   });
   const code = await main(toCliArgs(inputs), {
-    stdin: Readable.from(inputs.password !== undefined && inputs.command !== 'copy' && inputs.command !== 'convert' ? [Buffer.from(inputs.password)] : []),
+    stdin: Readable.from(inputs.password !== undefined && !isTwoSided(inputs.command) ? [Buffer.from(inputs.password)] : []),
     stdout,
     stderr,
     env: process.env,

@@ -4,7 +4,7 @@
  */
 import { parseReference } from '../reference/reference.js';
 import { credentialKey } from '../registry/credentials/config.js';
-import { InputError, type ActionInputs } from './inputs.js';
+import { InputError, isTwoSided, type ActionInputs } from './inputs.js';
 
 export const GHCR = 'ghcr.io';
 /** The username GitHub documents for a token when no actor is known. */
@@ -38,7 +38,7 @@ export function registryKey(ref: string | undefined, hostOnly = false): string |
   }
 }
 
-const twoSided = (i: ActionInputs) => i.command === 'copy' || i.command === 'convert';
+const twoSided = (i: ActionInputs) => isTwoSided(i.command);
 
 /** The registries (config keys) the command talks to. */
 export function touchedRegistries(i: ActionInputs): string[] {

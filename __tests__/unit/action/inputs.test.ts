@@ -72,3 +72,21 @@ describe('action inputs for copy and convert', () => {
     expect(() => parseInputs(inputs(values as Record<string, string>))).toThrow(message);
   });
 });
+
+describe('action inputs for blob-copy and image indexes', () => {
+  it('maps them to the CLI', () => {
+    expect(toCliArgs(parseInputs(inputs({ command: 'blob-copy', source: 'a.example/x@sha256:' + 'a'.repeat(64), destination: 'b.example/y' })))).toEqual(['blob', 'copy', 'a.example/x@sha256:' + 'a'.repeat(64), 'b.example/y', '--format', 'json']);
+    expect(toCliArgs(parseInputs(inputs({ command: 'manifest-index-create', reference: 'r.example/app:1', manifests: 'amd64\narm64\n', tags: 'latest' })))).toEqual(['manifest', 'index', 'create', 'r.example/app:1,latest', 'amd64', 'arm64', '--format', 'json']);
+    expect(toCliArgs(parseInputs(inputs({ command: 'manifest-index-update', reference: 'r.example/app:1', manifests: 'riscv64', remove: 'sha256:' + 'b'.repeat(64), merge: 'win' })))).toEqual(['manifest', 'index', 'update', 'r.example/app:1', '--add', 'riscv64', '--remove', 'sha256:' + 'b'.repeat(64), '--merge', 'win', '--format', 'json']);
+  });
+
+  it.each([
+    [{ command: 'manifest-index-create', reference: 'r.example/app:1' }, 'needs the input "manifests"'],
+    [{ command: 'manifest-index-update', reference: 'r.example/app:1' }, 'needs at least one of the inputs "manifests", "remove", "merge"'],
+    [{ command: 'manifest-index-create', reference: 'r.example/app:1', manifests: 'a', remove: 'x' }, 'inputs "remove" and "merge" apply only to manifest-index-update'],
+    [{ command: 'resolve', reference: 'r.example/app:1', manifests: 'a' }, 'apply only to manifest-index-create and manifest-index-update'],
+    [{ command: 'blob-copy', destination: 'b.example/y' }, 'command "blob-copy" needs the input "source"'],
+  ])('rejects %j', (values, message) => {
+    expect(() => parseInputs(inputs(values as Record<string, string>))).toThrow(message);
+  });
+});
