@@ -131,7 +131,7 @@ async function writeSummary(inputs: ActionInputs, json: Record<string, unknown>)
 /** CLI advice in an error message, reworded for the Action's inputs. */
 export function inActionTerms(message: string): string {
   return message
-    .replace('log in with `lading login` or pass -u/-p', 'set the username and password inputs')
+    .replace('log in with `lading login` or pass -u/-p', 'check the username and password inputs (or registry-auth)')
     .replace(/--plain-http\b/g, 'plain-http: true')
     .replace(/--ca-file\b/g, 'the ca-file input')
     .replace(/--insecure\b/g, 'insecure: true')

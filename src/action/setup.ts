@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import * as tc from '@actions/tool-cache';
-import { chmod, copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { VERSION } from '../cli/commands/login.js';
@@ -12,6 +12,10 @@ export const TOOL_NAME = 'lading';
  * to this Action (dist/cli) is cached by version in the runner's tool cache, so a second run reuses it.
  */
 export async function setup(): Promise<{ version: string; path: string; cached: boolean }> {
+  // The runner sets these; running the bundle by hand needs them too.
+  for (const name of ['RUNNER_TOOL_CACHE', 'GITHUB_PATH']) {
+    if (!process.env[name]) throw new Error(`command "setup" needs ${name} (the runner sets it; when running the Action by hand, point it at a folder or file)`);
+  }
   let dir = tc.find(TOOL_NAME, VERSION);
   const cached = dir !== '';
   if (!cached) {
@@ -27,6 +31,7 @@ export async function setup(): Promise<{ version: string; path: string; cached: 
     await chmod(join(staging, TOOL_NAME), 0o755);
     await writeFile(join(staging, `${TOOL_NAME}.cmd`), `@echo off\r\nnode "%~dp0lib\\index.js" %*\r\n`);
     dir = await tc.cacheDir(staging, TOOL_NAME, VERSION);
+    await rm(staging, { recursive: true, force: true });
   }
   core.addPath(dir);
   core.info(cached ? `lading ${VERSION} found in the tool cache: ${dir}` : `lading ${VERSION} added to the tool cache: ${dir}`);

@@ -33,7 +33,9 @@ export const remoteFlags: FlagSpec[] = [
 /** The remote flags of one side of a copy: `--from-username`, `--to-plain-http`, … as ORAS spells them. */
 export function sideFlags(side: 'from' | 'to'): FlagSpec[] {
   const label = side === 'from' ? 'source' : 'destination';
-  return remoteFlags.map((f) => ({ ...f, long: `${side}-${f.long}`, short: undefined, desc: `${label}: ${f.desc}` }));
+  // Descriptions name this side's flags (--from-password-stdin, --to-plain-http=false), never the shared ones.
+  const desc = (d: string) => d.replace(/--(password-stdin|plain-http)/g, `--${side}-$1`);
+  return remoteFlags.map((f) => ({ ...f, long: `${side}-${f.long}`, short: undefined, desc: `${label}: ${desc(f.desc)}` }));
 }
 
 export const commonFlags: FlagSpec[] = [

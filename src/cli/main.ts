@@ -44,10 +44,23 @@ function topHelp(group?: string): string {
   return `${title}\n${list.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}\n\nRun "lading COMMAND --help" for a command's flags. Exit codes: 0 ok, 1 error, 2 usage, 3 authentication, 4 not found, 5 digest mismatch, 6 rate limited, 7 network.\n`;
 }
 
+/**
+ * Commands with two sides (copy, convert, blob copy) take `--from-…`/`--to-…` flags: the advice in an error
+ * that names its side (`source …:` / `destination …:`) is reworded with that side's flags.
+ */
+export function forSide(message: string): string {
+  const side = message.startsWith('source ') ? 'from' : message.startsWith('destination ') ? 'to' : undefined;
+  if (!side) return message;
+  return message
+    .replace('log in with `lading login` or pass -u/-p', `pass --${side}-username with --${side}-password-stdin`)
+    .replace(/--(plain-http|insecure|ca-file|cert-file|key-file)\b/g, `--${side}-$1`);
+}
+
 /** Runs the CLI; returns the exit code. Errors are printed once, scrubbed of secrets. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const secrets: string[] = [];
   let helpHint = 'lading --help';
+  let sided = false;
   try {
     const words: string[] = [];
     for (const a of argv) {
@@ -82,6 +95,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       return 0;
     }
     helpHint = `lading ${command.name} --help`;
+    sided = command.flags.some((f) => f.long === 'from-plain-http');
     const parsed = parseArgs(argv.slice(used), command.flags);
     for (const k of ['password', 'identity-token']) {
       const v = parsed.flags[k];
@@ -105,6 +119,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     return 0;
   } catch (err) {
     const e = toLadingError(err);
+    if (sided) e.message = forSide(e.message);
     io.stderr.write(`Error: ${scrub(e.message, secrets)}\n`);
     if (e.kind === 'usage' && !/--help/.test(e.message)) io.stderr.write(`Run "${helpHint}" for usage.\n`);
     return e.exitCode;
