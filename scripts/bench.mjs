@@ -21,7 +21,7 @@ const cli = join(root, 'dist', 'cli', 'index.js');
 
 // ---------------------------------------------------------------- options
 const SECTIONS = ['floor', 'push', 'pull', 'copy', 'artifacts', 'memory', 'startup'];
-const opts = { runs: 3, quick: false, only: SECTIONS, startupRuns: 20, json: undefined, tmp: tmpdir(), keep: false };
+const opts = { runs: 3, quick: false, only: SECTIONS, startupRuns: 20, json: undefined, tmp: tmpdir(), keep: false, waitIdle: 0 };
 {
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
@@ -41,6 +41,7 @@ const opts = { runs: 3, quick: false, only: SECTIONS, startupRuns: 20, json: und
     } else if (name === '--json') opts.json = value();
     else if (name === '--tmp') opts.tmp = value();
     else if (name === '--keep') opts.keep = true;
+    else if (name === '--wait-idle') opts.waitIdle = positive(value(), '--wait-idle');
     else if (name === '-h' || name === '--help') usage();
     else usage(`unknown argument ${a}`);
   }
@@ -59,7 +60,8 @@ function usage(err) {
   --startup-runs N  runs of "lading version" and "node -e 0" (default 20)
   --json FILE       also write every sample as JSON
   --tmp DIR         where temporary data goes (default ${tmpdir()})
-  --keep            keep the temporary folder (registry logs, layouts)`;
+  --keep            keep the temporary folder (registry logs, layouts)
+  --wait-idle S     before each timed run, wait up to S seconds for the machine to be idle (other load)`;
   if (err) {
     console.error(`bench: ${err}\n\n${text}`);
     process.exit(2);
@@ -71,7 +73,10 @@ function usage(err) {
 const size = opts.quick
   ? { layers: 8, layer: 8 * MiB, big: 128 * MiB, files: 500, file: 4 * 1024 }
   : { layers: 8, layer: 64 * MiB, big: 1024 * MiB, files: 500, file: 16 * 1024 };
-const fmtSize = (n) => (n >= 1024 * MiB ? `${n / 1024 / MiB} GiB` : n >= MiB ? `${n / MiB} MiB` : `${n / 1024} KiB`);
+const fmtSize = (n) => {
+  const [v, u] = n >= 1024 * MiB ? [n / 1024 / MiB, 'GiB'] : n >= MiB ? [n / MiB, 'MiB'] : [n / 1024, 'KiB'];
+  return `${Number.isInteger(v) ? v : v.toFixed(1)} ${u}`;
+};
 
 // ---------------------------------------------------------------- process bookkeeping and clean-up
 const work = (() => {
@@ -265,6 +270,25 @@ function registryCpu(reg) {
   }
 }
 
+/** CPU seconds the whole machine has been busy (all CPUs; idle and iowait excluded). */
+function machineBusy() {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = f;
+    return (user + nice + system + irq + softirq + (steal || 0)) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+
+function loadavg() {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return '?';
+  }
+}
+
 function logSize(reg) {
   try {
     return statSync(reg.logFile).size;
@@ -447,9 +471,12 @@ async function timedRun(id, tool, i, { setup, command, check, teardown, watch = 
   const ctx = (await setup?.(i)) ?? {};
   sync(); // no write-back of the previous run's data during this one
   const regs = watch(ctx).filter(Boolean);
+  if (opts.waitIdle) await waitIdle(opts.waitIdle);
   const before = regs.map((r) => ({ cpu: registryCpu(r), log: logSize(r) }));
+  const busy0 = machineBusy();
   const [cmd, args, runOpts] = command(ctx, i);
   const r = await run(cmd, args, runOpts);
+  const busy1 = machineBusy();
   await sleep(50); // let the registry flush its log line for the last request
   const regStats = regs.map((reg, k) => ({ cpu: registryCpu(reg) - before[k].cpu, ...registryRequests(reg, before[k].log) }));
   const sample = {
@@ -464,6 +491,8 @@ async function timedRun(id, tool, i, { setup, command, check, teardown, watch = 
     registryRequests: regStats.reduce((a, s) => a + s.requests, 0),
     registryHandlerSeconds: regStats.reduce((a, s) => a + s.handlerSeconds, 0),
     registryByMethod: regStats.map((s) => s.byMethod),
+    // CPU time of everything else on the machine during the run (other processes, kernel threads): interference.
+    otherCpu: busy0 === null || r.user === null ? null : Math.max(0, busy1 - busy0 - r.user - r.sys - regStats.reduce((a, s) => a + s.cpu, 0)),
   };
   if (r.code !== 0) sample.error = `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
   else {
@@ -487,12 +516,23 @@ async function timedRun(id, tool, i, { setup, command, check, teardown, watch = 
   return sample;
 }
 
+/** Waits (at most `max` seconds) for a half second in which the machine is busy less than a quarter of one CPU. */
+async function waitIdle(max) {
+  const end = Date.now() + max * 1000;
+  while (Date.now() < end) {
+    const b0 = machineBusy();
+    await sleep(500);
+    if (machineBusy() - b0 < 0.125) return;
+  }
+}
+
 /** Alternates the tools run by run: A, B, A, B … */
 async function alternate(id, tools, runs = opts.runs) {
   for (let i = 0; i < runs; i++) for (const [tool, spec] of Object.entries(tools)) await timedRun(id, tool, i, spec);
 }
 
 // ---------------------------------------------------------------- the cases
+const startLoad = loadavg();
 const cases = []; // rows of the main table, in order
 const details = []; // rows of the "where the time goes" table
 
@@ -501,7 +541,7 @@ async function main() {
   if (!existsSync(REGISTRY_BIN)) throw new Error(`${REGISTRY_BIN} is missing: apt-get install docker-registry (or set LADING_REGISTRY_BIN)`);
   if (spawnSync('skopeo', ['--version']).status !== 0) throw new Error('skopeo is not installed (apt-get install skopeo)');
   const want = (s) => opts.only.includes(s);
-  log(`bench: work folder ${work}${opts.quick ? ' (--quick sizes)' : ''}, ${opts.runs} run(s) per tool`);
+  log(`bench: load average ${loadavg()}; work folder ${work}${opts.quick ? ' (--quick sizes)' : ''}, ${opts.runs} run(s) per tool`);
 
   // Data, built once.
   const needImage = ['floor', 'push', 'pull', 'copy'].some(want);
@@ -530,7 +570,7 @@ async function main() {
     });
     await alternate('floor-write', {
       'cat > file': { command: () => ['sh', ['-c', 'cat "$@" > "$OUT"', 'sh', ...layerPaths], { env: { ...process.env, OUT: join(work, 'floor-write.bin') } }], teardown: () => rmSync(join(work, 'floor-write.bin'), { force: true }) },
-      'cat | dd conv=fsync': {
+      'dd conv=fsync': {
         command: () => ['sh', ['-c', 'cat "$@" | dd of="$OUT" bs=4M conv=fsync status=none', 'sh', ...layerPaths], { env: { ...process.env, OUT: join(work, 'floor-write.bin') } }],
         teardown: () => rmSync(join(work, 'floor-write.bin'), { force: true }),
       },
@@ -757,7 +797,7 @@ async function main() {
     cases.unshift(
       { id: 'floor-curl-put', what: `floor: curl PUT of the ${size.layers} layers to an empty registry, 3 at a time vs one at a time`, a: 'curl PUT, 3 at a time', b: 'curl PUT, one at a time', bytes: image.totalBytes, note: 'reference' },
       { id: 'floor-curl-get', what: `floor: curl GET of the ${size.layers} layers to /dev/null, 3 at a time vs one at a time`, a: 'curl GET, 3 at a time', b: 'curl GET, one at a time', bytes: image.totalBytes, note: 'reference' },
-      { id: 'floor-write', what: `floor: write the ${fmtSize(image.totalBytes)} to a new file, with fsync vs without`, a: 'cat | dd conv=fsync', b: 'cat > file', bytes: image.totalBytes, note: 'reference' },
+      { id: 'floor-write', what: `floor: write the ${fmtSize(image.totalBytes)} to a new file, with fsync vs without`, a: 'dd conv=fsync', b: 'cat > file', bytes: image.totalBytes, note: 'reference' },
       { id: 'floor-sha256sum', what: `floor: sha256sum of the ${size.layers} layers (${fmtSize(image.totalBytes)}, one core)`, a: 'sha256sum', bytes: image.totalBytes, note: 'reference' },
     );
   }
@@ -772,7 +812,8 @@ function okCount(id, tool) {
 
 function report() {
   const out = [];
-  out.push('| benchmark | lading (median) | compared with (median) | ratio | target | result | runs ok |');
+  const esc = (t) => String(t).replaceAll('|', '\\|');
+  out.push('| benchmark | measured (median) | compared with (median) | ratio | target | result | runs ok |');
   out.push('| --- | --- | --- | --- | --- | --- | --- |');
   for (const c of cases) {
     const key = c.key ?? 'wall';
@@ -794,23 +835,23 @@ function report() {
     }
     const cell = (tool, v) => (tool ? `${tool}: ${v === null ? 'failed' : `${unit === 's' ? v.toFixed(unit === 's' && v < 1 ? 3 : 2) : v.toFixed(0)} ${unit}`}` : '—');
     const thru = key === 'wall' && c.bytes && a ? ` (${(c.bytes / MiB / a).toFixed(0)} MiB/s)` : '';
-    out.push(`| ${c.what} | ${cell(c.a, a)}${thru} | ${c.b ? cell(c.b, b) : '—'} | ${ratio === null ? '—' : `${ratio.toFixed(2)}×`} | ${target} | ${result} | ${[c.a, c.b].filter(Boolean).map((t) => okCount(c.id, t)).join(', ')} |`);
+    out.push(`| ${esc(c.what)} | ${cell(c.a, a)}${thru} | ${c.b ? cell(c.b, b) : '—'} | ${ratio === null ? '—' : `${ratio.toFixed(2)}×`} | ${target} | ${result} | ${[c.a, c.b].filter(Boolean).map((t) => okCount(c.id, t)).join(', ')} |`);
   }
 
   const detail = [];
-  detail.push('| case | tool | wall s | client CPU s (user+sys) | client peak RSS MiB | registry CPU s | registry requests | registry handler time s |');
-  detail.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  detail.push('| case | tool | wall s | client CPU s (user+sys) | client peak RSS MiB | registry CPU s | registry requests | registry handler time s | other CPU s |');
+  detail.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const [id, tools] of Object.entries(results)) {
     if (id === 'startup') continue;
     for (const tool of Object.keys(tools)) {
       const s = samples(id, tool);
       if (!s.length) {
-        detail.push(`| ${id} | ${tool} | failed | | | | | |`);
+        detail.push(`| ${id} | ${tool} | failed | | | | | | |`);
         continue;
       }
       const hasReg = s.some((x) => x.registryRequests > 0 || x.registryCpu > 0);
       detail.push(
-        `| ${id} | ${tool} | ${f2(med(id, tool))} | ${f2(med(id, tool, 'cpu'))} | ${med(id, tool, 'rssMiB')?.toFixed(0) ?? '—'} | ${hasReg ? f2(med(id, tool, 'registryCpu')) : '—'} | ${hasReg ? med(id, tool, 'registryRequests') : '—'} | ${hasReg ? f2(med(id, tool, 'registryHandlerSeconds')) : '—'} |`,
+        `| ${id} | ${tool} | ${f2(med(id, tool))} | ${f2(med(id, tool, 'cpu'))} | ${med(id, tool, 'rssMiB')?.toFixed(0) ?? '—'} | ${hasReg ? f2(med(id, tool, 'registryCpu')) : '—'} | ${hasReg ? med(id, tool, 'registryRequests') : '—'} | ${hasReg ? f2(med(id, tool, 'registryHandlerSeconds')) : '—'} | ${f2(med(id, tool, 'otherCpu'))} |`,
       );
     }
   }
@@ -822,11 +863,11 @@ function report() {
   const lines = [
     `## lading vs skopeo (${opts.quick ? '--quick sizes' : 'full sizes'}, median of ${opts.runs} run(s), start-up ${opts.startupRuns})`,
     '',
-    `Command: \`${cmd}\` · ${new Date().toISOString()} · ${cpus().length} CPUs · ${(totalmem() / 1024 / MiB).toFixed(0)} GiB RAM`,
+    `Command: \`${cmd}\` · ${new Date().toISOString()} · ${cpus().length} CPUs · ${(totalmem() / 1024 / MiB).toFixed(0)} GiB RAM · load average at start ${startLoad}, at end ${loadavg()}`,
     '',
     ...out,
     '',
-    'Where the time goes (medians; client CPU and peak RSS from /usr/bin/time; registry CPU from /proc/PID/stat of the registries involved; handler time: the sum of the registry\'s "response completed" durations, overlapping requests counted each):',
+    'Where the time goes (medians; client CPU and peak RSS from /usr/bin/time; registry CPU from /proc/PID/stat of the registries involved; handler time: the sum of the registry\'s "response completed" durations, overlapping requests counted each; other CPU: what the rest of the machine used meanwhile):',
     '',
     ...detail,
   ];

@@ -152,6 +152,7 @@ export class Context {
       log: (line) => this.status(line),
       debug: this.bool('debug') ? (line) => this.io.stderr.write(`[debug] ${line}\n`) : undefined,
       maxManifestSize: this.int('max-manifest-size'),
+      env: this.io.env,
     });
     this.registries.set(key, registry);
     return registry;

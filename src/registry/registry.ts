@@ -30,6 +30,8 @@ export interface RegistryOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Injected dispatcher (tests); otherwise one keep-alive agent per registry. */
   dispatcher?: Dispatcher;
+  /** Environment for HTTP(S)_PROXY / NO_PROXY (default process.env). */
+  env?: NodeJS.ProcessEnv;
   /** Injected bottom transport (tests). */
   transport?: Transport;
 }
@@ -69,7 +71,7 @@ export class Registry {
     const plain = options.plainHttp ?? hostname(host) === 'localhost';
     this.baseUrl = `${plain ? 'http' : 'https'}://${host}`;
     this.maxManifestSize = options.maxManifestSize ?? DEFAULT_MAX_MANIFEST_SIZE;
-    let bottom: Transport = options.transport ?? new UndiciTransport(options.dispatcher ?? createDispatcher(readTls(options)));
+    let bottom: Transport = options.transport ?? new UndiciTransport(options.dispatcher ?? createDispatcher(readTls(options), options.env));
     bottom = new RetryTransport(bottom, { policy: options.retry ?? DEFAULT_RETRY, log: options.log, sleep: options.sleep });
     if (options.debug) bottom = new DebugTransport(bottom, options.debug);
     const base = new RedirectTransport(bottom);

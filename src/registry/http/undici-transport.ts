@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import type { HttpRequest, HttpResponse, Transport } from './types.js';
 
 export interface TlsOptions {
@@ -14,22 +14,39 @@ export interface TlsOptions {
 
 export const USER_AGENT = 'lading/0.1';
 
-/** Creates the one dispatcher a client uses: keep-alive connections, TLS settings applied. */
-export function createDispatcher(tls: TlsOptions = {}): Dispatcher {
-  return new Agent({
+/** An environment variable in either case (HTTPS_PROXY or https_proxy), lower case first as curl reads them. */
+function envVar(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name.toLowerCase()] ?? env[name.toUpperCase()];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/**
+ * Creates the one dispatcher a client uses: keep-alive connections, TLS settings applied, and the
+ * HTTP(S)_PROXY / NO_PROXY variables of `env` honoured for every host contacted (registry, token
+ * realm, redirect targets: CASES B18). Node's own fetch does not read them; undici's EnvHttpProxyAgent
+ * does, with NO_PROXY suffixes, leading dots, ports and `*`.
+ */
+export function createDispatcher(tls: TlsOptions = {}, env: NodeJS.ProcessEnv = process.env): Dispatcher {
+  const connect = {
+    rejectUnauthorized: !tls.insecure,
+    ...(tls.ca ? { ca: tls.ca } : {}),
+    ...(tls.cert ? { cert: tls.cert } : {}),
+    ...(tls.key ? { key: tls.key } : {}),
+  };
+  const options = {
     keepAliveTimeout: 30_000,
     // A registry that accepts the connection but never answers, or stalls mid-body, fails within a minute
     // (retried as a connection error) instead of undici's five-minute defaults.
     headersTimeout: 60_000,
     bodyTimeout: 60_000,
     connections: 16,
-    connect: {
-      rejectUnauthorized: !tls.insecure,
-      ...(tls.ca ? { ca: tls.ca } : {}),
-      ...(tls.cert ? { cert: tls.cert } : {}),
-      ...(tls.key ? { key: tls.key } : {}),
-    },
-  });
+    connect,
+  };
+  const httpProxy = envVar(env, 'HTTP_PROXY');
+  const httpsProxy = envVar(env, 'HTTPS_PROXY');
+  if (!httpProxy && !httpsProxy) return new Agent(options);
+  // Values from `env` only (never process.env behind its back): '' means no proxy for that scheme.
+  return new EnvHttpProxyAgent({ ...options, httpProxy: httpProxy ?? '', httpsProxy: httpsProxy ?? '', noProxy: envVar(env, 'NO_PROXY') ?? '', requestTls: connect });
 }
 
 /** The bottom transport: one HTTP exchange through undici, no redirects followed. */
