@@ -6,12 +6,12 @@ import { parsePlatform } from '../../oci/manifest.js';
 import { isValidMediaType } from '../../oci/mediatypes.js';
 import { discover, discoverJson, formatTree } from '../../ops/discover.js';
 import { pullArtifact, resolveManifest } from '../../ops/pull.js';
-import { pushArtifact, type PushAnnotations, type PushOptions } from '../../ops/push.js';
+import { pushArtifact, type PushAnnotations, type PushOptions, type PushResult } from '../../ops/push.js';
 import { RegistryTarget } from '../../registry/target.js';
 import type { FlagSpec } from '../args.js';
 import type { Command } from '../command.js';
 import { formatBytes, type Context } from '../context.js';
-import { distributionSpecFlag, ociLayoutFlag, openTarget } from '../target.js';
+import { distributionSpecFlag, ociLayoutFlag, openTarget, type OpenedTarget } from '../target.js';
 import { REMOTE } from './manifest.js';
 
 const annotationFlags: FlagSpec[] = [
@@ -102,6 +102,22 @@ async function pushOptions(ctx: Context, files: string[]): Promise<PushOptions> 
   };
 }
 
+/** push and attach: --export-manifest, then the result (text: the digest; JSON: descriptor, files and `extra`). */
+async function report(ctx: Context, opened: OpenedTarget, result: PushResult, extra: Record<string, unknown>): Promise<void> {
+  const exported = ctx.str('export-manifest');
+  if (exported) await writeFile(exported, result.manifest);
+  const d = result.descriptor;
+  ctx.result(`Digest: ${d.digest}`, {
+    reference: `${opened.base}@${d.digest}`,
+    mediaType: d.mediaType,
+    digest: d.digest,
+    size: d.size,
+    artifactType: d.artifactType,
+    ...extra,
+    files: filesJson(result.layers),
+  });
+}
+
 function filesJson(layers: Descriptor[]) {
   return layers.map((l) => ({ title: l.annotations?.['org.opencontainers.image.title'], mediaType: l.mediaType, digest: l.digest, size: l.size }));
 }
@@ -126,20 +142,10 @@ const push: Command = {
       const tags = [...(opened.reference && !opened.tagDefaulted && !byDigest ? [opened.reference] : []), ...opened.extraTags];
       // REPO@DIGEST: the manifest built must be that one (a reproducible push checked against a known digest).
       const result = await pushArtifact(opened.target, tags, { ...opts, expectedDigest: byDigest });
-      const exported = ctx.str('export-manifest');
-      if (exported) await writeFile(exported, result.manifest);
       // Without a tag the manifest is pushed by digest: say so, never `:latest`.
       ctx.status(`Pushed ${tags.length && !opened.tagDefaulted && !byDigest ? opened.display : `[${opened.kind}] ${opened.base}@${result.descriptor.digest}`}`);
       ctx.status(`ArtifactType: ${result.descriptor.artifactType ?? '(none)'}`);
-      ctx.result(`Digest: ${result.descriptor.digest}`, {
-        reference: `${opened.base}@${result.descriptor.digest}`,
-        mediaType: result.descriptor.mediaType,
-        digest: result.descriptor.digest,
-        size: result.descriptor.size,
-        artifactType: result.descriptor.artifactType,
-        tags,
-        files: filesJson(result.layers),
-      });
+      await report(ctx, opened, result, { tags });
     } finally {
       await opened.close();
     }
@@ -178,18 +184,8 @@ const attach: Command = {
       const platform = ctx.str('platform');
       if (platform) subject = (await resolveManifest(opened.target, subject, parsePlatform(platform))).desc;
       const result = await pushArtifact(opened.target, [], { ...opts, subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size } });
-      const exported = ctx.str('export-manifest');
-      if (exported) await writeFile(exported, result.manifest);
       ctx.status(`Attached to ${opened.display}`);
-      ctx.result(`Digest: ${result.descriptor.digest}`, {
-        reference: `${opened.base}@${result.descriptor.digest}`,
-        mediaType: result.descriptor.mediaType,
-        digest: result.descriptor.digest,
-        size: result.descriptor.size,
-        artifactType: result.descriptor.artifactType,
-        subject,
-        files: filesJson(result.layers),
-      });
+      await report(ctx, opened, result, { subject });
     } finally {
       await opened.close();
     }
