@@ -9,5 +9,6 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json', diagnostics: { ignoreCodes: [151001] } }],
   },
   testTimeout: 60000,
+  globalSetup: '<rootDir>/__tests__/helpers/global-setup.cjs',
   reporters: ['default', '<rootDir>/__tests__/helpers/summary-reporter.cjs'],
 };

@@ -317,7 +317,7 @@ function registryRequests(reg, from) {
     return out;
   }
   for (const line of text.split('\n')) {
-    if (!line.includes('"response completed"')) continue;
+    if (!line.includes('"msg":"response completed')) continue; // also "response completed with error" (4xx)
     try {
       const j = JSON.parse(line);
       const d = goDuration(String(j['http.response.duration'] ?? '0s'));
@@ -533,6 +533,27 @@ async function alternate(id, tools, runs = opts.runs) {
 
 // ---------------------------------------------------------------- the cases
 const startLoad = loadavg();
+/** The bundle being measured: others may rebuild it while the bench runs, which the report then says. */
+function bundleId() {
+  try {
+    return `${sha256Bytes(readFileSync(cli)).slice(7, 19)} (${statSync(cli).mtime.toISOString()})`;
+  } catch {
+    return 'missing';
+  }
+}
+const startBundle = existsSync(cli) ? bundleId() : 'missing';
+function versions() {
+  const v = (cmd, args) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return (r.stdout || r.stderr || '').trim().split('\n')[0] || 'not found';
+  };
+  return {
+    node: process.version,
+    lading: v('node', [cli, 'version']),
+    skopeo: v('skopeo', ['--version']),
+    registry: v(REGISTRY_BIN, ['--version']).replace(/^\S*\//, ''),
+  };
+}
 const cases = []; // rows of the main table, in order
 const details = []; // rows of the "where the time goes" table
 
@@ -860,10 +881,15 @@ function report() {
   for (const [id, tools] of Object.entries(results)) for (const [tool, ss] of Object.entries(tools)) for (const s of ss) if (!s.ok) failures.push(`- ${id} ${tool} run ${s.run}: ${s.error}`);
 
   const cmd = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const ver = versions();
+  const endBundle = bundleId();
   const lines = [
     `## lading vs skopeo (${opts.quick ? '--quick sizes' : 'full sizes'}, median of ${opts.runs} run(s), start-up ${opts.startupRuns})`,
     '',
     `Command: \`${cmd}\` · ${new Date().toISOString()} · ${cpus().length} CPUs · ${(totalmem() / 1024 / MiB).toFixed(0)} GiB RAM · load average at start ${startLoad}, at end ${loadavg()}`,
+    '',
+    `Versions: node ${ver.node} · ${ver.lading} (dist/cli/index.js ${startBundle}) · ${ver.skopeo} · ${ver.registry}`,
+    ...(endBundle !== startBundle ? ['', `**Warning: dist/cli/index.js changed during the run (now ${endBundle}); the lading numbers may mix two builds.**`] : []),
     '',
     ...out,
     '',
