@@ -52,6 +52,16 @@ export type Storage = ReadOnlyStorage & Pusher;
 export type ReadOnlyTarget = ReadOnlyStorage & Resolver;
 export type Target = Storage & Resolver & Tagger;
 
+/**
+ * The whole content of `desc` as bytes, verified by the fetcher (size and digest). For manifests and configs,
+ * whose size the descriptor bounds; never for layers of unknown size.
+ */
+export async function fetchAll(fetcher: Fetcher, desc: Descriptor): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of await fetcher.fetch(desc)) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks);
+}
+
 export function isTagLister(s: object): s is TagLister {
   return typeof (s as TagLister).tags === 'function';
 }

@@ -1,4 +1,4 @@
-import type { ReadOnlyTarget, Target } from '../content/interfaces.js';
+import { fetchAll, type ReadOnlyTarget, type Target } from '../content/interfaces.js';
 import { LadingError, toLadingError } from '../errors/errors.js';
 import { convertImageManifest, convertIndex, isIndexManifest, platformName, schema1Error, sourceMediaType, type ImageFormat } from '../oci/convert.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
@@ -61,11 +61,7 @@ export interface ConvertedNode {
 }
 
 async function fetchBytes(src: ReadOnlyTarget, desc: Descriptor, names: ConvertOptions['names']): Promise<Buffer> {
-  return on('source', names, async () => {
-    const chunks: Buffer[] = [];
-    for await (const c of await src.fetch(desc)) chunks.push(Buffer.from(c as Buffer));
-    return Buffer.concat(chunks);
-  });
+  return on('source', names, () => fetchAll(src, desc));
 }
 
 function checkNotSchema1(desc: Descriptor): void {

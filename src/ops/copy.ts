@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Content, ReadOnlyTarget, ReferrerLister, Storage, TagLister, Target } from '../content/interfaces.js';
-import { isReferrerLister } from '../content/interfaces.js';
+import { fetchAll, isReferrerLister } from '../content/interfaces.js';
 import { LadingError, toLadingError } from '../errors/errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { asIndex, parseManifestJson, selectPlatform } from '../oci/manifest.js';
@@ -79,9 +79,7 @@ class Sides {
 /** Reads a manifest from the source (bounded by the source: size limit, size and digest verified). */
 async function fetchManifestBytes(src: ReadOnlyTarget, desc: Descriptor, sides: Sides): Promise<{ bytes: Buffer; manifest: Record<string, unknown> }> {
   return sides.src(async () => {
-    const chunks: Buffer[] = [];
-    for await (const c of await src.fetch(desc)) chunks.push(Buffer.from(c as Buffer));
-    const bytes = Buffer.concat(chunks);
+    const bytes = await fetchAll(src, desc);
     return { bytes, manifest: parseManifestJson(bytes, `manifest ${desc.digest}`) };
   });
 }

@@ -1,6 +1,6 @@
 import { chmod, lstat, mkdir, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, sep } from 'node:path';
-import type { ReadOnlyTarget } from '../content/interfaces.js';
+import { fetchAll, type ReadOnlyTarget } from '../content/interfaces.js';
 import { writeFileAtomic } from '../content/atomic-file.js';
 import { Annotation, DEFAULT_FILE_MODE, parseFileMode, pullMode, resolvePullPath, unpackTarGz } from '../content/file/index.js';
 import { LadingError } from '../errors/errors.js';
@@ -38,9 +38,7 @@ export interface PullResult {
 
 /** Reads a manifest through a target, verified by digest and bounded by its descriptor's size. */
 export async function readManifest(source: ReadOnlyTarget, desc: Descriptor): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  for await (const c of await source.fetch(desc)) chunks.push(Buffer.from(c as Buffer));
-  return parseManifestJson(Buffer.concat(chunks), `manifest ${desc.digest}`);
+  return parseManifestJson(await fetchAll(source, desc), `manifest ${desc.digest}`);
 }
 
 /** The image manifest a reference names: an index is resolved through --platform. */
@@ -49,9 +47,7 @@ export async function resolveManifest(source: ReadOnlyTarget, desc: Descriptor, 
   if (!isIndexType(desc.mediaType) && !Array.isArray(manifest.manifests)) {
     const config = (manifest.config ?? {}) as Descriptor;
     if (platform && config.digest && !isEmptyOrArtifactConfig(config.mediaType)) {
-      const chunks: Buffer[] = [];
-      for await (const c of await source.fetch(config)) chunks.push(Buffer.from(c as Buffer));
-      const have = configPlatform(Buffer.concat(chunks));
+      const have = configPlatform(await fetchAll(source, config));
       if (!platformMatches(have, platform)) throw new LadingError('not-found', `the image is ${formatPlatform(have)}, not ${formatPlatform(platform)}`);
     }
     return { desc, manifest };

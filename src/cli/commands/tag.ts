@@ -7,19 +7,15 @@ import type { Command } from '../command.js';
 import { formatFlag, manifestSizeFlag, type Context } from '../context.js';
 import { ociLayoutFlag } from '../target.js';
 import { fetchManifestFor, REMOTE } from './manifest.js';
+import { forEachLimit } from '../../ops/push.js';
 import { fetchManifestWithPlatform, layoutReference, ref, registryNames, resolveManifestIn, withLayout, type Names } from './shared.js';
 
-/** Runs `fn` over items with at most `limit` in flight. */
+/** Runs `fn` over items with at most `limit` in flight (the ops' forEachLimit), results in input order. */
 export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  await forEachLimit(items.map((item, i) => ({ item, i })), limit, async ({ item, i }) => {
+    out[i] = await fn(item);
+  });
   return out;
 }
 
