@@ -15,6 +15,7 @@ import { DEFAULT_MAX_MANIFEST_SIZE } from '../../registry/registry.js';
 import type { FetchedManifest, Repository } from '../../registry/repository.js';
 import type { Context } from '../context.js';
 import { openLayout, type LayoutMode, type OpenedLayout, type OpenedTarget } from '../target.js';
+import { readBounded } from '../../registry/http/types.js';
 
 export function ref(ctx: Context, input: string | undefined, what = 'reference'): Reference {
   if (!input) throw new LadingError('usage', `missing ${what}`);
@@ -42,17 +43,8 @@ export async function openFile(path: string): Promise<{ size: number; open: () =
   return { size: info.size, open: () => createReadStream(path, { highWaterMark: 1024 * 1024 }) };
 }
 
-export async function readAll(stream: Readable, limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of stream) {
-    const b = Buffer.from(c as Buffer);
-    n += b.length;
-    if (n > limit) throw new LadingError('too-large', `${what} exceeds ${limit} bytes`);
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks);
-}
+/** Reads a stream whole, failing past `limit` bytes: the registry client's bounded read. */
+export const readAll = readBounded;
 
 /** Asks on a terminal, or demands --force when there is none (ORAS silently exits 0 there). */
 export async function confirm(ctx: Context, what: string): Promise<void> {
