@@ -401,22 +401,24 @@ describe('a source that disappears mid-copy', () => {
   );
   const MD = sha256(manifest);
 
-  /** A fake source that serves the tag, the manifest and the config, then fails the layer as `layer` says. */
-  async function source(layer: Partial<Parameters<FakeRegistry['expect']>[0]>): Promise<FakeRegistry> {
+  /** A fake source that serves the tag, the manifest and the config, then fails the layer as `layer` says (`then`: replies to the resumed GETs). */
+  async function source(layer: Partial<Parameters<FakeRegistry['expect']>[0]>, then: Partial<Parameters<FakeRegistry['expect']>[0]>[] = []): Promise<FakeRegistry> {
     const headers = { 'content-type': OCI, 'docker-content-digest': MD, 'content-length': String(manifest.length) };
     return FakeRegistry.start([
       { method: 'HEAD', url: '/v2/src/art/manifests/v1', headers },
       { method: 'GET', url: `/v2/src/art/manifests/${MD}`, headers: { 'content-type': OCI }, body: manifest },
       { method: 'GET', url: `/v2/src/art/blobs/${sha256(CONFIG)}`, body: CONFIG },
       { method: 'GET', url: `/v2/src/art/blobs/${sha256(LAYER)}`, ...layer },
+      ...then.map((step) => ({ method: 'GET', url: `/v2/src/art/blobs/${sha256(LAYER)}`, ...step })),
     ]);
   }
 
   it.each([
-    ['the layer is gone (404)', 4, { status: 404, body: { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] } }, 'gone'],
+    ['the layer is gone (404)', 4, { status: 404, body: { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown to registry' }] } }, 'gone', []],
     [
-      'the connection drops halfway through the layer',
-      7,
+      // The download resumes with Range (issue 6); this source refuses the resumed request.
+      'the connection drops halfway through the layer and the resume is refused (416)',
+      1,
       {
         handle: (res: http.ServerResponse) => {
           res.writeHead(200, { 'content-length': String(LAYER.length) });
@@ -424,13 +426,14 @@ describe('a source that disappears mid-copy', () => {
         },
       },
       'cut',
+      [{ status: 416, headers: { 'content-range': `bytes */${LAYER.length}` }, body: '' }],
     ],
-  ] as const)('%s: exit %i, the error names the source, nothing tagged at the destination', async (_what, code, layer, repo) => {
-    const f = await source(layer);
+  ] as const)('%s: exit %i, the error names the source, nothing tagged at the destination', async (_what, code, layer, repo, then) => {
+    const f = await source(layer, [...then]);
     try {
       const r = await lading(['copy', FP, TP, '--concurrency', '1', `${f.host}/src/art:v1`, `${B.host}/${repo}/art:v1`]);
       expect(r.code).toBe(code);
-      expect(r.stderr).toMatch(new RegExp(`^Error: source ${f.host}/src/art:v1: .*(not found|other side closed|terminated)`, 'm'));
+      expect(r.stderr).toMatch(new RegExp(`^Error: source ${f.host}/src/art:v1: .*(not found|other side closed|terminated|416 Range Not Satisfiable)`, 'm'));
       expect(r.stderr).not.toContain('destination');
       f.assertDone();
     } finally {

@@ -2,6 +2,7 @@
  * The Action's inputs, parsed into a typed object by a pure function (no I/O, no @actions imports),
  * and turned into the CLI's arguments. Contradictions fail here, before any network call.
  */
+import { parseChunkSize } from '../registry/upload.js';
 import { parseRegistryAuth, RegistryAuthError, type RegistryAuthEntry } from './registry-auth.js';
 
 export const COMMANDS = [
@@ -82,6 +83,8 @@ export interface ActionInputs {
   dockerConfig: boolean;
   /** The post step removes what this step stored. */
   logout: boolean;
+  /** `--chunk-size` (push, attach, blob-push) or copy's `--to-chunk-size` (copy, blob-copy), as given. */
+  chunkSize?: string;
 }
 
 export class InputError extends Error {}
@@ -125,6 +128,7 @@ export const Input = {
   githubToken: 'github-token',
   dockerConfig: 'docker-config',
   logout: 'logout',
+  chunkSize: 'chunk-size',
 } as const;
 
 /** Names of the outputs in action.yml. */
@@ -210,6 +214,7 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
     githubToken: opt(Input.githubToken),
     dockerConfig: bool(Input.dockerConfig, get(Input.dockerConfig), false)!,
     logout: bool(Input.logout, get(Input.logout), true)!,
+    chunkSize: opt(Input.chunkSize),
   };
   // registry-auth is a whole set of credentials: mixing it with the single-registry inputs has no one meaning.
   if (get(Input.registryAuth).trim() !== '') {
@@ -284,6 +289,14 @@ export function parseInputs(get: (name: string) => string): ActionInputs {
   if (inputs.platform && !['manifest-fetch', 'manifest-fetch-config', 'resolve', 'pull', 'attach', 'discover'].includes(command)) {
     throw new InputError(`input "platform" does not apply to command "${command}"`);
   }
+  if (inputs.chunkSize !== undefined) {
+    if (!['push', 'attach', 'blob-push', 'copy', 'blob-copy'].includes(command)) throw new InputError(`input "chunk-size" does not apply to command "${command}"`);
+    try {
+      parseChunkSize(inputs.chunkSize, 'input "chunk-size"');
+    } catch (err) {
+      throw new InputError((err as Error).message);
+    }
+  }
   if (inputs.mediaType && !['manifest-fetch', 'manifest-push', 'blob-push'].includes(command)) {
     throw new InputError(`input "media-type" does not apply to command "${command}"`);
   }
@@ -333,6 +346,7 @@ export function toCliArgs(i: ActionInputs): string[] {
   if (i.plainHttp !== undefined) args.push(`--plain-http=${i.plainHttp}`);
   if (i.insecure) args.push('--insecure');
   if (i.caFile) args.push('--ca-file', i.caFile);
+  if (i.chunkSize) args.push('--chunk-size', i.chunkSize);
   return args;
 }
 
@@ -358,5 +372,6 @@ function twoSidedArgs(i: ActionInputs): string[] {
     if (i.registryConfig) args.push(`--${side}-registry-config`, i.registryConfig);
   }
   if (i.platform) args.push('--platform', i.platform);
+  if (i.chunkSize && !i.destinationOciLayout) args.push('--to-chunk-size', i.chunkSize);
   return args;
 }

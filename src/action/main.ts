@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { PassThrough, Readable } from 'node:stream';
 import { main } from '../cli/main.js';
 import { LADING_REGISTRY_CONFIG } from '../registry/credentials/config.js';
+import { describeRateLimit, type RateLimit } from '../registry/http/rate-limit.js';
 import { storeCredentials } from './credentials.js';
 import { isTwoSided, Output, parseInputs, toCliArgs, type ActionInputs } from './inputs.js';
 import { assertNoSecrets, fileNames, resultOutputs } from './outputs.js';
@@ -10,7 +11,8 @@ import { setup } from './setup.js';
 import { saveRecords, type StateStore } from './state.js';
 
 /** Runs the CLI command in-process with `--format json`; the password goes on stdin, never in argv. */
-async function runCli(inputs: ActionInputs): Promise<{ code: number; stdout: string; stderr: string }> {
+async function runCli(inputs: ActionInputs): Promise<{ code: number; stdout: string; stderr: string; rateLimits: Map<string, RateLimit> }> {
+  const rateLimits = new Map<string, RateLimit>();
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
@@ -38,9 +40,12 @@ async function runCli(inputs: ActionInputs): Promise<{ code: number; stdout: str
     env: process.env,
     stdinIsTTY: false,
     stderrIsTTY: false,
+    onRateLimit: (registry, limit) => rateLimits.set(registry, limit),
   });
   if (pending) errLines.push(pending);
-  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: errLines.join('\n') };
+  // What the registries said of their rate limits, as they last said it (Docker Hub counts pulls per window).
+  for (const [registry, limit] of rateLimits) core.info(`Rate limit at ${registry}: ${describeRateLimit(limit)}`);
+  return { code, stdout: Buffer.concat(out).toString('utf8'), stderr: errLines.join('\n'), rateLimits };
 }
 
 /** Secrets registered with the runner by this step: no output may hold one (CASES B35). */
@@ -87,7 +92,7 @@ export async function run(): Promise<void> {
       return;
     }
     // The operation's status lines (one plain line per blob, never redrawn) in one collapsible group.
-    const { code, stdout, stderr } = await core.group(`lading ${inputs.command}${inputs.reference ? ` ${inputs.reference}` : inputs.source ? ` ${inputs.source} -> ${inputs.destination}` : ''}`, () =>
+    const { code, stdout, stderr, rateLimits } = await core.group(`lading ${inputs.command}${inputs.reference ? ` ${inputs.reference}` : inputs.source ? ` ${inputs.source} -> ${inputs.destination}` : ''}`, () =>
       runCli(commandInputs(inputs, plan, configFile)),
     );
     if (code !== 0) {
@@ -99,14 +104,14 @@ export async function run(): Promise<void> {
     setOutputs(resultOutputs(json));
     // The summary is a courtesy: the work is done, so a summary that cannot be written only warns.
     if (inputs.summary && process.env.GITHUB_STEP_SUMMARY) {
-      await writeSummary(inputs, json).catch((err: Error) => core.warning(`could not write the job summary: ${err.message}`));
+      await writeSummary(inputs, json, rateLimits).catch((err: Error) => core.warning(`could not write the job summary: ${err.message}`));
     }
   } catch (err) {
     core.setFailed((err as Error).message);
   }
 }
 
-async function writeSummary(inputs: ActionInputs, json: Record<string, unknown>): Promise<void> {
+async function writeSummary(inputs: ActionInputs, json: Record<string, unknown>, rateLimits: Map<string, RateLimit>): Promise<void> {
   const rows: Array<[string, string]> = [['command', inputs.command]];
   for (const key of ['reference', 'digest', 'mediaType', 'size']) {
     if (json[key] !== undefined) rows.push([key, String(json[key])]);
@@ -116,6 +121,7 @@ async function writeSummary(inputs: ActionInputs, json: Record<string, unknown>)
   if (typeof json.artifactType === 'string') rows.push(['artifactType', json.artifactType]);
   if (Array.isArray(json.files)) rows.push([inputs.command === 'pull' ? 'files written' : 'files', fileNames(json.files).join(', ')]);
   if (Array.isArray(json.referrers)) rows.push(['referrers', String(json.referrers.length)]);
+  for (const [registry, limit] of rateLimits) rows.push([`rate limit (${registry})`, describeRateLimit(limit)]);
   await core.summary
     .addHeading(`lading ${inputs.command}`, 3)
     .addTable([
@@ -135,6 +141,7 @@ export function inActionTerms(message: string): string {
     .replace(/--plain-http\b/g, 'plain-http: true')
     .replace(/--ca-file\b/g, 'the ca-file input')
     .replace(/--insecure\b/g, 'insecure: true')
+    .replace(/--(?:to-)?chunk-size\b/g, 'the chunk-size input')
     .replace(/--cert-file and --key-file/g, 'a client certificate (not an input of this Action)');
 }
 

@@ -3,7 +3,9 @@ import { LadingError } from '../errors/errors.js';
 import type { Reference } from '../reference/reference.js';
 import { createCredentialProvider } from '../registry/credentials/config.js';
 import type { Credential } from '../registry/credentials/types.js';
+import type { RateLimit } from '../registry/http/rate-limit.js';
 import { DEFAULT_MAX_MANIFEST_SIZE, Registry } from '../registry/registry.js';
+import { parseChunkSize } from '../registry/upload.js';
 import type { FlagSpec, ParsedArgs } from './args.js';
 
 /** Where the CLI reads and writes: the process by default, buffers in tests. */
@@ -14,6 +16,8 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
   stdinIsTTY: boolean;
   stderrIsTTY: boolean;
+  /** Told every rate limit a registry reports (the Action puts the last one per registry in its summary). */
+  onRateLimit?: (registry: string, limit: RateLimit) => void;
 }
 
 export const remoteFlags: FlagSpec[] = [
@@ -44,6 +48,17 @@ export const commonFlags: FlagSpec[] = [
   { long: 'help', short: 'h', type: 'bool', desc: 'show help' },
 ];
 
+/**
+ * `--chunk-size` of the commands that upload blobs (push, attach, blob push). copy and blob copy take it for
+ * their destination as `--to-chunk-size`, spelled like their other per-side flags (ORAS's `--to-…`).
+ */
+export const chunkSizeFlag: FlagSpec = {
+  long: 'chunk-size',
+  type: 'string',
+  value: 'SIZE',
+  desc: 'upload blobs in PATCH chunks of SIZE (4MiB, 512KiB, 16M, bytes; 64KiB to 1GiB); off: only after a 413. Default: one request per blob, 4 MiB chunks above 1 GiB',
+};
+
 export const formatFlag: FlagSpec = { long: 'format', type: 'string', value: 'text|json', desc: 'output format', default: 'text' };
 export const manifestSizeFlag: FlagSpec = { long: 'max-manifest-size', type: 'int', value: 'BYTES', desc: 'largest manifest accepted', default: DEFAULT_MAX_MANIFEST_SIZE };
 
@@ -58,6 +73,10 @@ export class Context {
     if (typeof max === 'number' && max < 1) throw new LadingError('usage', '--max-manifest-size must be at least 1');
     const size = parsed.flags.size;
     if (typeof size === 'number' && size < 0) throw new LadingError('usage', '--size cannot be negative');
+    for (const flag of ['chunk-size', 'to-chunk-size']) {
+      const raw = this.str(flag);
+      if (raw !== undefined) parseChunkSize(raw, `--${flag}`);
+    }
     const format = this.str('format');
     if (format !== undefined && !formats.includes(format)) {
       throw new LadingError('usage', `invalid --format "${format}": expected ${formats.join(' or ')}`);
@@ -153,10 +172,27 @@ export class Context {
       debug: this.bool('debug') ? (line) => this.io.stderr.write(`[debug] ${line}\n`) : undefined,
       maxManifestSize: this.int('max-manifest-size'),
       env: this.io.env,
+      onRateLimit: this.io.onRateLimit,
+      chunkSize: parseChunkSize(this.str(f('chunk-size')) ?? ''),
+      timeoutMs: httpTimeoutMs(this.io.env),
     });
     this.registries.set(key, registry);
     return registry;
   }
+}
+
+/**
+ * LADING_HTTP_TIMEOUT: seconds to wait for response headers and between chunks of a response body before the
+ * request is retried as a connection error. Unset or empty: the default (60 s).
+ */
+export function httpTimeoutMs(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.LADING_HTTP_TIMEOUT?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const seconds = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
+  if (!(seconds > 0 && seconds <= 86_400)) {
+    throw new LadingError('usage', `invalid LADING_HTTP_TIMEOUT "${raw}": expected a number of seconds greater than 0 and at most 86400`);
+  }
+  return Math.max(1, Math.round(seconds * 1000));
 }
 
 export function formatBytes(n: number): string {

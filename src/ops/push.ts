@@ -7,6 +7,7 @@ import { LadingError } from '../errors/errors.js';
 import type { Descriptor, ImageManifest } from '../oci/descriptor.js';
 import { digestOf, newHasher } from '../oci/digest.js';
 import { MediaType } from '../oci/mediatypes.js';
+import { fileContent } from '../registry/upload.js';
 
 export const DEFAULT_ARTIFACT_TYPE = 'application/vnd.unknown.artifact.v1';
 export const DEFAULT_CONFIG_TYPE = 'application/vnd.unknown.config.v1+json';
@@ -121,7 +122,7 @@ async function prepareFile(file: PushFile, options: PushOptions, reproducible: b
       // As in ORAS, the annotation file has the last word (it may rename the title).
       annotations: { [Annotation.title]: title, [Annotation.contentDigest]: packed.tarDigest, [Annotation.unpack]: 'true', ...extra },
     };
-    return { desc, title: desc.annotations![Annotation.title], content: () => createReadStream(packed.file, { highWaterMark: 1 << 20 }), packed };
+    return { desc, title: desc.annotations![Annotation.title], content: fileContent(packed.file), packed };
   }
   if (!info.isFile()) throw new LadingError('usage', `cannot push "${file.path}": not a regular file or folder`);
   const { digest, size } = await hashFile(abs);
@@ -134,7 +135,8 @@ async function prepareFile(file: PushFile, options: PushOptions, reproducible: b
   return {
     desc: { mediaType: file.mediaType ?? MediaType.ociLayerTar, digest, size, annotations },
     title: annotations[Annotation.title],
-    content: () => createReadStream(abs, { highWaterMark: 1 << 20 }),
+    // Seekable: a chunked upload reads each chunk from its offset, and resumes there.
+    content: fileContent(abs),
   };
 }
 
@@ -153,7 +155,11 @@ export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) =
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  // Every worker is waited for, even after one failed: a command must not return (and its caller clean up or
+  // exit) while other items are still writing files or temporary folders. The first error is the one reported.
+  const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
 /** Pushes a blob unless the target has it; reports what happened. */

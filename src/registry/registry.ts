@@ -9,7 +9,9 @@ import { DEFAULT_RETRY, redactUrl, RetryTransport, type RetryPolicy } from './ht
 import { dump, headerValue, headerValues, readBounded, type HttpRequest, type HttpResponse, type Transport } from './http/types.js';
 import { createDispatcher, UndiciTransport } from './http/undici-transport.js';
 import { responseError } from './errors.js';
+import { rateLimitOf, type RateLimit } from './http/rate-limit.js';
 import { Repository } from './repository.js';
+import { UploadPolicy } from './upload.js';
 
 /** Connection and behaviour settings for one registry host. */
 export interface RegistryOptions {
@@ -32,8 +34,19 @@ export interface RegistryOptions {
   dispatcher?: Dispatcher;
   /** Environment for HTTP(S)_PROXY / NO_PROXY (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Timeout in ms for response headers and for each gap in a response body (default 60 s); a timeout is retried as a connection error. */
+  timeoutMs?: number;
+  /** Called with every rate limit a response reports (RateLimit-Remaining and kin: see http/rate-limit.ts). */
+  onRateLimit?: (registry: string, limit: RateLimit) => void;
   /** Injected bottom transport (tests). */
   transport?: Transport;
+  /**
+   * Blob uploads to this host (`--chunk-size`): bytes per PATCH for every blob; 0: never chunk because of
+   * size; unset: blobs above `chunkThreshold` go in 4 MiB chunks, the others in one request (upload.ts).
+   */
+  chunkSize?: number;
+  /** Blobs larger than this are chunked when `chunkSize` is unset (default upload.ts DEFAULT_CHUNK_THRESHOLD). */
+  chunkThreshold?: number;
 }
 
 export const DEFAULT_MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
@@ -46,7 +59,7 @@ class DebugTransport implements Transport {
     const started = Date.now();
     try {
       const res = await this.base.do(req);
-      const extra = ['docker-content-digest', 'content-type', 'content-length', 'ratelimit-remaining', 'www-authenticate']
+      const extra = ['docker-content-digest', 'content-type', 'content-length', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit', 'ratelimit-policy', 'x-ratelimit-remaining', 'retry-after', 'www-authenticate']
         .map((h) => [h, headerValue(res, h)])
         .filter(([, v]) => v)
         .map(([h, v]) => `${h}: ${v}`)
@@ -65,13 +78,18 @@ export class Registry {
   readonly baseUrl: string;
   readonly transport: Transport;
   readonly maxManifestSize: number;
+  /** Chunked or monolithic uploads, and the chunk size a 413 taught: per host, for the rest of the process. */
+  readonly uploads: UploadPolicy;
   private readonly warned = new Set<string>();
+  /** The rate limit the latest response reported, if any did. */
+  rateLimit?: RateLimit;
 
   constructor(readonly name: string, readonly host: string, readonly options: RegistryOptions = {}) {
     const plain = options.plainHttp ?? hostname(host) === 'localhost';
     this.baseUrl = `${plain ? 'http' : 'https'}://${host}`;
     this.maxManifestSize = options.maxManifestSize ?? DEFAULT_MAX_MANIFEST_SIZE;
-    let bottom: Transport = options.transport ?? new UndiciTransport(options.dispatcher ?? createDispatcher(readTls(options), options.env));
+    this.uploads = new UploadPolicy(options.chunkSize, options.chunkThreshold);
+    let bottom: Transport = options.transport ?? new UndiciTransport(options.dispatcher ?? createDispatcher(readTls(options), options.env, options.timeoutMs));
     bottom = new RetryTransport(bottom, { policy: options.retry ?? DEFAULT_RETRY, log: options.log, sleep: options.sleep });
     if (options.debug) bottom = new DebugTransport(bottom, options.debug);
     const base = new RedirectTransport(bottom);
@@ -95,6 +113,11 @@ export class Registry {
   /** Sends a request and shows a registry `Warning` header once per text (distribution-spec "Warnings"). */
   async send(req: HttpRequest): Promise<HttpResponse> {
     const res = await this.transport.do(req);
+    const limit = rateLimitOf(res);
+    if (limit) {
+      this.rateLimit = limit;
+      this.options.onRateLimit?.(this.name, limit);
+    }
     for (const text of headerValues(res, 'warning').flatMap(warningTexts)) {
       if (!this.warned.has(text)) {
         this.warned.add(text);

@@ -10,6 +10,8 @@ import { appendQuery, resolveLocation } from './http/redirect.js';
 import { redactUrl } from './http/retry.js';
 import { discard, dump, headerValue, readBounded, type HttpResponse } from './http/types.js';
 import { paginate, type Registry } from './registry.js';
+import { formatSize, minLengthOf, uploadBlob, uploadStreamChunked, type Session, type UploadSource, type Uploader } from './upload.js';
+import { resumableBody } from './resume.js';
 
 /** A fetched manifest: its descriptor and exact bytes. */
 export interface FetchedManifest {
@@ -23,8 +25,12 @@ export interface FetchedBlob {
   stream: Readable;
 }
 
-/** Upload content: a factory gives a fresh stream per attempt (so a 401 or 5xx can be retried). */
-export type BlobSource = Buffer | (() => Readable) | Readable;
+/**
+ * Upload content: bytes; seekable content (`seekable()` in upload.ts: opened at any offset, so a chunk can be
+ * resent or resumed without re-reading what came before); a factory giving a fresh stream from byte 0 per
+ * attempt (so a 401 or 5xx can be retried); or a one-shot stream.
+ */
+export type BlobSource = UploadSource;
 
 /**
  * One repository on a registry: blobs, manifests, tags (distribution-spec v1.1 endpoints).
@@ -95,32 +101,61 @@ export class Repository {
     if (size === undefined) size = (await this.statBlob(digest).catch(() => undefined))?.size;
     if (size !== undefined && size < 0) size = undefined;
     const verifier = new VerifyingStream(digest, size, `blob ${digest}`);
-    // A broken or stalled body names the request it belongs to.
-    const where = `GET ${redactUrl(res.url)}`;
-    res.body.once('error', (e: Error) => verifier.destroy(e instanceof LadingError ? e : toLadingError(Object.assign(e, { message: `${where}: ${e.message}` }))));
+    // A dropped connection is resumed with Range from where it broke (when the size is known), into the
+    // same verifier, so the whole digest is still checked; a body that cannot go on names its request.
+    const { log, sleep, retry } = this.registry.options;
+    const body = resumableBody(res, {
+      what: `blob ${digest}`,
+      size,
+      request: (headers) => this.registry.send({ method: 'GET', url: this.blobUrl(digest), headers, scopes: this.pull }),
+      policy: retry,
+      log,
+      sleep,
+    });
     // pipeline() owns the errors: a mismatch found before the caller starts reading is kept on the
     // stream (and reported to whoever consumes it) instead of being an unhandled 'error' event.
-    pipeline(res.body, verifier, () => {});
+    pipeline(body, verifier, () => {});
     const stream = verifier;
     return { descriptor: { mediaType: 'application/octet-stream', digest, size: size ?? -1 }, stream };
   }
 
   /**
-   * Pushes a blob of known digest and size: HEAD is done by the caller; here POST starts a session
-   * and one monolithic PUT carries the bytes to the Location exactly as given (CASES B23, B24).
+   * Pushes a blob of known digest and size: HEAD is done by the caller; here POST starts a session,
+   * then one monolithic PUT carries the bytes to the Location exactly as given (CASES B23, B24), or
+   * PATCHed chunks do when the host's upload policy says so (upload.ts: large blob, --chunk-size, a 413).
    */
   async pushBlob(desc: { digest: string; size: number }, source: BlobSource): Promise<Descriptor> {
-    const location = await this.startUpload();
-    return this.finishUpload(location, desc, source);
+    return uploadBlob(this.uploader(), await this.openSession(), desc, source);
   }
 
   /** POST …/uploads/: the upload Location, resolved against the request URL, query kept. */
   async startUpload(): Promise<string> {
+    return (await this.openSession()).location;
+  }
+
+  /** POST …/uploads/: the session's Location and the registry's `OCI-Chunk-Min-Length`. */
+  private async openSession(): Promise<Session> {
     const url = this.uploadUrl();
     const res = await this.registry.send({ method: 'POST', url, headers: { 'content-length': '0' }, scopes: this.push });
     if (res.status !== 202) throw await responseError(res, 'POST', `cannot start blob upload to ${this.where}`);
     await dump(res.body);
-    return this.locationOf(res, url);
+    return { location: this.locationOf(res, url), minLength: minLengthOf(res) };
+  }
+
+  /** What upload.ts needs from this repository: its push scope, Location rules and PUT checks. */
+  private uploader(): Uploader {
+    return {
+      where: this.where,
+      policy: this.registry.uploads,
+      log: (line) => this.registry.options.log?.(line),
+      start: () => this.openSession(),
+      send: (req) => this.registry.send({ ...req, scopes: this.push }),
+      location: (res, url) => (headerValue(res, 'location') ? this.locationOf(res, url) : undefined),
+      put: (location, digest, body, length) => this.putBlob(location, digest, body, length),
+      finish: (res, desc) => this.checkPut(res, desc),
+      retry: this.registry.options.retry,
+      sleep: this.registry.options.sleep,
+    };
   }
 
   private locationOf(res: HttpResponse, requestUrl: string): string {
@@ -130,16 +165,24 @@ export class Repository {
   }
 
   private async finishUpload(location: string, desc: { digest: string; size: number }, source: BlobSource): Promise<Descriptor> {
-    const url = appendQuery(location, 'digest', desc.digest);
     // The body's own length when it is bytes (0 when closing a PATCHed session), else the blob size.
     const length = Buffer.isBuffer(source) ? source.length : desc.size;
-    const res = await this.registry.send({
+    return this.checkPut(await this.putBlob(location, desc.digest, source, length), desc);
+  }
+
+  /** `PUT <location>&digest=` (CASES B23) with the body given; the reply is returned unread. */
+  private putBlob(location: string, digest: string, body: Buffer | (() => Readable) | Readable, length: number): Promise<HttpResponse> {
+    return this.registry.send({
       method: 'PUT',
-      url,
+      url: appendQuery(location, 'digest', digest),
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
-      body: source,
+      body,
       scopes: this.push,
     });
+  }
+
+  /** A closing PUT's reply: any 2xx, the digest the registry reports, and a HEAD when it was not 201 (CASES B24d). */
+  private async checkPut(res: HttpResponse, desc: { digest: string; size: number }): Promise<Descriptor> {
     if (res.status < 200 || res.status > 299) {
       const err = await responseError(res, 'PUT', `cannot upload blob ${desc.digest} to ${this.where}`);
       throw err;
@@ -159,11 +202,16 @@ export class Repository {
 
   /**
    * Pushes a stream whose digest is not known in advance (stdin): one streamed PATCH hashes the
-   * bytes on the way out, then PUT ?digest= closes the session. Nothing is buffered whole.
+   * bytes on the way out, then PUT ?digest= closes the session. Nothing is buffered whole. When the
+   * host's policy chunks (--chunk-size, a 413 seen, or a declared size above the threshold), the
+   * stream is sent a chunk at a time instead (each chunk held in memory while it is sent).
    */
   async pushBlobStream(stream: Readable, expectedSize?: number): Promise<Descriptor> {
-    const location = await this.startUpload();
+    const session = await this.openSession();
+    const location = session.location;
     const hash = newHasher();
+    const chunk = this.registry.uploads.chunkFor(expectedSize, session.minLength);
+    if (chunk !== undefined) return uploadStreamChunked(this.uploader(), session, stream, chunk, hash, expectedSize);
     let size = 0;
     // With a declared size the body is checked as it goes: undici would otherwise fail the request with a
     // content-length error that looks like a network fault (exit 7) instead of a size mismatch (exit 5).
@@ -186,6 +234,13 @@ export class Repository {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (expectedSize !== undefined) headers['content-length'] = String(expectedSize);
     const res = await this.registry.send({ method: 'PATCH', url: location, headers, body: counted, scopes: this.push });
+    if (res.status === 413) {
+      // The stream is spent: nothing to resend. Later uploads to this host go in chunks.
+      const learned = this.registry.uploads.refusedWhole(expectedSize ?? size);
+      const err = await responseError(res, 'PATCH', `cannot upload blob to ${this.where}`);
+      err.message += ` (the registry refuses bodies this large; retry with --chunk-size set to ${formatSize(learned).replace(' ', '')} or less)`;
+      throw err;
+    }
     if (res.status !== 202 && res.status !== 204) throw await responseError(res, 'PATCH', `cannot upload blob to ${this.where}`);
     await dump(res.body);
     if (expectedSize !== undefined && size !== expectedSize) throw sizeMismatch();
@@ -219,7 +274,7 @@ export class Repository {
     }
     if (res?.status === 202 && headerValue(res, 'location')) {
       await dump(res.body);
-      await this.finishUpload(this.locationOf(res, url), desc, source);
+      await uploadBlob(this.uploader(), { location: this.locationOf(res, url), minLength: minLengthOf(res) }, desc, source);
       return false;
     }
     if (res) await dump(res.body);

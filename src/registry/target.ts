@@ -87,6 +87,7 @@ export class RegistryTarget implements Target, TagLister, Deleter, ReferrerListe
       await this.pushManifest(desc, await contentBytes(content), desc.digest);
       return;
     }
+    // Content made by seekable() (files) keeps its openAt through here: a chunked upload resumes at an offset.
     await this.repo.pushBlob(desc, content);
   }
 

@@ -10,7 +10,7 @@ import { pushArtifact, type PushAnnotations, type PushOptions, type PushResult }
 import { RegistryTarget } from '../../registry/target.js';
 import type { FlagSpec } from '../args.js';
 import type { Command } from '../command.js';
-import { formatBytes, type Context } from '../context.js';
+import { chunkSizeFlag, formatBytes, type Context } from '../context.js';
 import { distributionSpecFlag, ociLayoutFlag, openTarget, type OpenedTarget } from '../target.js';
 import { REMOTE } from './manifest.js';
 
@@ -26,6 +26,7 @@ const pushCommonFlags: FlagSpec[] = [
   { long: 'disable-path-validation', type: 'bool', desc: 'allow file paths outside the working folder' },
   { long: 'reproducible', type: 'bool', desc: 'same inputs give the same digest (also when SOURCE_DATE_EPOCH is set)' },
   { long: 'format', type: 'string', value: 'text|json', desc: 'output format', default: 'text' },
+  chunkSizeFlag,
   ociLayoutFlag,
 ];
 

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,8 +10,9 @@ import { LadingError } from '../../errors/errors.js';
 import type { Descriptor } from '../../oci/descriptor.js';
 import { isDigest, newHasher, parseDigest } from '../../oci/digest.js';
 import { digestReference } from '../../reference/reference.js';
+import { fileContent, type SeekableContent } from '../../registry/upload.js';
 import type { Command } from '../command.js';
-import { formatBytes, formatFlag, type Context } from '../context.js';
+import { chunkSizeFlag, formatBytes, formatFlag, type Context } from '../context.js';
 import { ociLayoutFlag } from '../target.js';
 import { blobCopyCommand } from './copy.js';
 import { REMOTE } from './manifest.js';
@@ -101,6 +102,7 @@ const blobPush: Command = {
     { long: 'size', type: 'int', value: 'BYTES', desc: 'size of the blob read from stdin (checked)' },
     { long: 'media-type', type: 'string', value: 'TYPE', desc: 'media type shown in the descriptor', default: 'application/octet-stream' },
     { long: 'descriptor', type: 'bool', desc: 'print the descriptor' },
+    chunkSizeFlag,
     formatFlag,
     ociLayoutFlag,
     ...REMOTE,
@@ -144,7 +146,7 @@ const blobPush: Command = {
 };
 
 /** A file to push as a blob: its size, and its digest (read once, checked against the one given). */
-async function fileBlob(ctx: Context, file: string, given: string | undefined): Promise<{ digest: string; size: number; open: () => Readable }> {
+async function fileBlob(ctx: Context, file: string, given: string | undefined): Promise<{ digest: string; size: number; open: SeekableContent }> {
   if (ctx.parsed.given.has('size')) throw new LadingError('usage', '--size is only for stdin ("-"); a file\'s size is read from disk');
   const f = await openFile(file);
   const digest = await fileDigest(f.open, given ? parseDigest(given).algorithm : 'sha256');
@@ -196,7 +198,7 @@ async function pushBlobToLayout(ctx: Context, input: string, file: string): Prom
 }
 
 /** Stdin into a temporary file, hashed and counted as it is written; `--size` is checked as for a registry upload. */
-async function spoolStdin(ctx: Context, algorithm: string): Promise<{ digest: string; size: number; open: () => Readable; remove: () => Promise<void> }> {
+async function spoolStdin(ctx: Context, algorithm: string): Promise<{ digest: string; size: number; open: SeekableContent; remove: () => Promise<void> }> {
   const expected = ctx.int('size');
   const dir = await mkdtemp(join(tmpdir(), 'lading-stdin-'));
   removeAtExit(dir);
@@ -225,7 +227,7 @@ async function spoolStdin(ctx: Context, algorithm: string): Promise<{ digest: st
     await remove();
     throw err;
   }
-  return { digest: `${algorithm}:${hash.digest('hex')}`, size, open: () => createReadStream(file, { highWaterMark: 1024 * 1024 }), remove };
+  return { digest: `${algorithm}:${hash.digest('hex')}`, size, open: fileContent(file), remove };
 }
 
 const blobDelete: Command = {

@@ -5,7 +5,10 @@ import { parsePlatform } from '../../oci/manifest.js';
 import { copyAllTags, copyBlob, copyReference, type CopyEvent, type CopyOptions } from '../../ops/copy.js';
 import { RegistryTarget } from '../../registry/target.js';
 import type { Command } from '../command.js';
-import { commonFlags, formatBytes, manifestSizeFlag, sideFlags, type Context } from '../context.js';
+import { chunkSizeFlag, commonFlags, formatBytes, manifestSizeFlag, sideFlags, type Context } from '../context.js';
+
+/** The destination's `--chunk-size`, spelled like copy's other per-side flags. */
+const toChunkSizeFlag = { ...chunkSizeFlag, long: 'to-chunk-size', desc: `destination: ${chunkSizeFlag.desc}` };
 import { openTarget, type OpenedTarget } from '../target.js';
 
 /** One stdin, one secret: only one side may read its password or token from it. */
@@ -55,6 +58,7 @@ const copyCommand: Command = {
     { long: 'to-distribution-spec', type: 'string', value: 'v1.1-referrers-api|v1.1-referrers-tag', desc: 'destination: how referrers are recorded' },
     { long: 'format', type: 'string', value: 'text|json', desc: 'output format', default: 'text' },
     manifestSizeFlag,
+    toChunkSizeFlag,
     ...sideFlags('from'),
     ...sideFlags('to'),
     ...commonFlags,
@@ -145,6 +149,7 @@ export const blobCopyCommand: Command = {
     { long: 'from-oci-layout', type: 'bool', desc: 'the source is an OCI image layout PATH@DIGEST' },
     { long: 'to-oci-layout', type: 'bool', desc: 'the destination is an OCI image layout PATH' },
     { long: 'format', type: 'string', value: 'text|json', desc: 'output format', default: 'text' },
+    toChunkSizeFlag,
     ...sideFlags('from'),
     ...sideFlags('to'),
     ...commonFlags,

@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +11,7 @@ import { asImageManifest, asIndex, configPlatform, formatPlatform, parseManifest
 import { isIndexType, isManifestType } from '../../oci/mediatypes.js';
 import { digestReference, formatReference, parseReference, withDigest, type Reference } from '../../reference/reference.js';
 import { DEFAULT_MAX_MANIFEST_SIZE } from '../../registry/registry.js';
+import { fileContent, type SeekableContent } from '../../registry/upload.js';
 import type { FetchedManifest, Repository } from '../../registry/repository.js';
 import type { Context } from '../context.js';
 import { openLayout, type LayoutMode, type OpenedLayout, type OpenedTarget } from '../target.js';
@@ -31,8 +31,8 @@ export async function writeOutput(ctx: Context, output: string, stream: Readable
   await writeFileAtomic(output, stream);
 }
 
-/** A file to read: size known, fresh stream per attempt (so uploads can be retried). */
-export async function openFile(path: string): Promise<{ size: number; open: () => Readable }> {
+/** A file to read: size known, a fresh stream per attempt, from any offset (so uploads can be retried and resumed). */
+export async function openFile(path: string): Promise<{ size: number; open: SeekableContent }> {
   let info;
   try {
     info = await stat(path);
@@ -40,7 +40,7 @@ export async function openFile(path: string): Promise<{ size: number; open: () =
     throw new LadingError('not-found', `cannot read "${path}": ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
   if (!info.isFile()) throw new LadingError('usage', `"${path}" is not a regular file`);
-  return { size: info.size, open: () => createReadStream(path, { highWaterMark: 1024 * 1024 }) };
+  return { size: info.size, open: fileContent(path) };
 }
 
 /** Reads a stream whole, failing past `limit` bytes: the registry client's bounded read. */

@@ -44,6 +44,30 @@ export function retryDelay(
   return Math.round(exp / 2 + random() * (exp / 2)); // "equal jitter"
 }
 
+/**
+ * Successful GET responses carrying a JSON document (manifests, tag lists, catalog pages, tokens: `application/json`,
+ * `…+json`, schema 1's `…+prettyjws`) that declares at most this many bytes are read inside the retry loop, so a
+ * connection that drops or stalls mid-body (UND_ERR_SOCKET, UND_ERR_BODY_TIMEOUT) is retried like one that fails
+ * before the headers. Other bodies (blobs) stream to the caller; blob downloads resume with Range instead.
+ */
+export const PREREAD_LIMIT = 4 * 1024 * 1024;
+
+function shouldPreread(req: HttpRequest, res: HttpResponse): boolean {
+  if (req.method !== 'GET' || res.status < 200 || res.status > 299) return false;
+  const type = headerValue(res, 'content-type')?.split(';')[0].trim().toLowerCase() ?? '';
+  if (type !== 'application/json' && !type.endsWith('+json') && !type.endsWith('+prettyjws')) return false;
+  const length = headerValue(res, 'content-length')?.trim();
+  return length !== undefined && /^\d+$/.test(length) && Number(length) <= PREREAD_LIMIT;
+}
+
+/** The whole body as a fresh stream, or the read error (the connection failed mid-body). */
+async function preread(res: HttpResponse): Promise<HttpResponse> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res.body) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  const bytes = Buffer.concat(chunks);
+  return { ...res, body: Readable.from(bytes.length ? [bytes] : [], { objectMode: false }) };
+}
+
 export function isRepeatable(req: HttpRequest): boolean {
   return req.body === undefined || typeof req.body === 'function' || typeof req.body === 'string' || Buffer.isBuffer(req.body) || !(req.body instanceof Readable);
 }
@@ -57,14 +81,18 @@ export class RetryTransport implements Transport {
   async do(req: HttpRequest): Promise<HttpResponse> {
     const policy = this.options.policy ?? DEFAULT_RETRY;
     const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    const repeatable = isRepeatable(req);
+    // PATCH appends (not idempotent): a chunk that may have partly reached the registry is never resent blindly;
+    // the upload asks the registry where it stands instead (upload.ts).
+    const repeatable = isRepeatable(req) && req.method !== 'PATCH';
     for (let attempt = 1; ; attempt++) {
       let res: HttpResponse | undefined;
       let error: unknown;
       try {
         res = await this.base.do(req);
+        if (repeatable && shouldPreread(req, res)) res = await preread(res);
       } catch (err) {
         error = err;
+        res = undefined;
       }
       const code = error ? ((error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code) : undefined;
       const delay = repeatable && !req.signal?.aborted

@@ -14,6 +14,9 @@ export interface TlsOptions {
 
 export const USER_AGENT = 'lading/0.1';
 
+/** How long to wait for response headers, and between two chunks of a response body, by default. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
 /** An environment variable in either case (HTTPS_PROXY or https_proxy), lower case first as curl reads them. */
 function envVar(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const v = env[name.toLowerCase()] ?? env[name.toUpperCase()];
@@ -24,9 +27,10 @@ function envVar(env: NodeJS.ProcessEnv, name: string): string | undefined {
  * Creates the one dispatcher a client uses: keep-alive connections, TLS settings applied, and the
  * HTTP(S)_PROXY / NO_PROXY variables of `env` honoured for every host contacted (registry, token
  * realm, redirect targets: CASES B18). Node's own fetch does not read them; undici's EnvHttpProxyAgent
- * does, with NO_PROXY suffixes, leading dots, ports and `*`.
+ * does, with NO_PROXY suffixes, leading dots, ports and `*`. `timeoutMs` bounds the wait for response
+ * headers and each gap in a response body (default 60 s).
  */
-export function createDispatcher(tls: TlsOptions = {}, env: NodeJS.ProcessEnv = process.env): Dispatcher {
+export function createDispatcher(tls: TlsOptions = {}, env: NodeJS.ProcessEnv = process.env, timeoutMs = DEFAULT_TIMEOUT_MS): Dispatcher {
   const connect = {
     rejectUnauthorized: !tls.insecure,
     ...(tls.ca ? { ca: tls.ca } : {}),
@@ -36,9 +40,10 @@ export function createDispatcher(tls: TlsOptions = {}, env: NodeJS.ProcessEnv = 
   const options = {
     keepAliveTimeout: 30_000,
     // A registry that accepts the connection but never answers, or stalls mid-body, fails within a minute
-    // (retried as a connection error) instead of undici's five-minute defaults.
-    headersTimeout: 60_000,
-    bodyTimeout: 60_000,
+    // (retried as a connection error: UND_ERR_HEADERS_TIMEOUT / UND_ERR_BODY_TIMEOUT) instead of undici's
+    // five-minute defaults.
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
     connections: 16,
     connect,
   };

@@ -1,0 +1,224 @@
+/**
+ * Downloads resume with Range after a dropped connection (issue 6): the scripted fake cuts blob bodies
+ * mid-way (writes part of the body, then destroys the socket) and answers the follow-up Range requests.
+ */
+import { createHash } from 'node:crypto';
+import type http from 'node:http';
+import { describe, expect, it } from '@jest/globals';
+import { Agent } from 'undici';
+import { readAll, rejection, useFakes } from './harness.js';
+
+const { fake, client } = useFakes();
+
+const SIZE = 256 * 1024;
+const DATA = Buffer.from(Array.from({ length: SIZE }, (_, i) => (i * 7 + (i >> 9)) & 0xff));
+const D = `sha256:${createHash('sha256').update(DATA).digest('hex')}`;
+const BLOB = `/v2/team/app/blobs/${D}`;
+const ETAG = `"${D}"`;
+
+/** Body bytes the fakes wrote, all requests together. */
+let served = 0;
+
+/** A 200 with the whole blob's headers that writes bytes [0, cut) and then drops the connection. */
+function cutAt(cut: number, headers: Record<string, string> = { etag: ETAG }) {
+  return (res: http.ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(SIZE), ...headers });
+    drop(res, DATA.subarray(0, cut));
+  };
+}
+
+/** A 206 for `bytes=from-` that writes [from, cut) and drops the connection, or the whole rest when `cut` is undefined. */
+function partial(from: number, cut?: number, range = `bytes ${from}-${SIZE - 1}/${SIZE}`, body = DATA) {
+  return (res: http.ServerResponse, seen: { headers: http.IncomingHttpHeaders }) => {
+    if (seen.headers.range !== `bytes=${from}-`) {
+      res.writeHead(599, { 'content-type': 'text/plain' }).end(`expected Range bytes=${from}-, got ${seen.headers.range}`);
+      return;
+    }
+    res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': String(SIZE - from), 'content-range': range });
+    if (cut === undefined) {
+      served += SIZE - from;
+      res.end(body.subarray(from));
+    } else {
+      drop(res, body.subarray(from, cut));
+    }
+  };
+}
+
+function drop(res: http.ServerResponse, bytes: Buffer): void {
+  served += bytes.length;
+  const destroy = () => setTimeout(() => res.socket?.destroy(), 20);
+  if (bytes.length === 0) {
+    res.flushHeaders();
+    destroy();
+  } else {
+    res.write(bytes, destroy);
+  }
+}
+
+const get = (handle: (res: http.ServerResponse, seen: { headers: http.IncomingHttpHeaders }) => void) => ({ method: 'GET', url: BLOB, handle });
+
+describe('a blob download resumes with Range after a dropped connection', () => {
+  it('a body cut once is resumed from the byte where it broke; the whole digest is verified', async () => {
+    served = 0;
+    const reg = await fake([get(cutAt(100_000)), get(partial(100_000))]);
+    const { repo, logs, sleeps } = client(reg);
+    const blob = await repo.fetchBlob(D);
+    expect(blob.descriptor.size).toBe(SIZE);
+    expect((await readAll(blob.stream)).equals(DATA)).toBe(true);
+    reg.assertDone();
+    expect(reg.seen[0].headers.range).toBeUndefined();
+    expect(reg.seen[1].headers.range).toBe('bytes=100000-');
+    expect(reg.seen[1].headers['if-range']).toBe(ETAG);
+    expect(served).toBe(SIZE); // nothing was fetched twice
+    expect(logs).toEqual([`GET ${reg.origin}${BLOB}: connection lost after 100000 of ${SIZE} bytes; resuming`]);
+    expect(sleeps).toHaveLength(1);
+  });
+
+  it('several cuts, each after some progress, are all resumed with the first backoff delay', async () => {
+    served = 0;
+    const reg = await fake([get(cutAt(50_000)), get(partial(50_000, 120_000)), get(partial(120_000, 200_000)), get(partial(200_000))]);
+    const { repo, logs, sleeps } = client(reg, { retry: { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 60_000 } });
+    const blob = await repo.fetchBlob(D, SIZE);
+    expect((await readAll(blob.stream)).equals(DATA)).toBe(true);
+    reg.assertDone();
+    expect(reg.seen.map((s) => s.headers.range)).toEqual([undefined, 'bytes=50000-', 'bytes=120000-', 'bytes=200000-']);
+    expect(served).toBe(SIZE);
+    expect(logs.map((l) => l.replace(/.*after (\d+) of.*/, '$1'))).toEqual(['50000', '120000', '200000']);
+    // Progress resets the count: every wait is the first attempt's (50–100 ms with equal jitter).
+    expect(sleeps).toHaveLength(3);
+    for (const ms of sleeps) expect(ms >= 50 && ms <= 100).toBe(true);
+  });
+
+  it('a 200 reply to the Range request (Range ignored) is used from byte K on', async () => {
+    const full = (res: http.ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(SIZE) });
+      res.end(DATA);
+    };
+    const reg = await fake([get(cutAt(70_000)), get(full)]);
+    const blob = await client(reg).repo.fetchBlob(D);
+    expect((await readAll(blob.stream)).equals(DATA)).toBe(true);
+    reg.assertDone();
+    expect(reg.seen[1].headers.range).toBe('bytes=70000-');
+  });
+
+  it('416 to the Range request fails clearly, naming the blob, the offset and the request', async () => {
+    const reg = await fake([
+      get(cutAt(70_000)),
+      { method: 'GET', url: BLOB, status: 416, headers: { 'content-range': `bytes */${SIZE}` }, body: '' },
+    ]);
+    const blob = await client(reg).repo.fetchBlob(D);
+    const err = await rejection(readAll(blob.stream));
+    reg.assertDone();
+    expect(err.kind).toBe('registry');
+    expect(err.message).toBe(`blob ${D}: cannot resume after 70000 of ${SIZE} bytes: GET ${reg.origin}${BLOB}: 416 Range Not Satisfiable`);
+  });
+
+  it('a 206 with another Content-Range than asked for fails clearly', async () => {
+    const reg = await fake([get(cutAt(70_000)), get(partial(70_000, undefined, `bytes 0-${SIZE - 1}/${SIZE}`))]);
+    const blob = await client(reg).repo.fetchBlob(D);
+    const err = await rejection(readAll(blob.stream));
+    reg.assertDone();
+    expect(err.kind).toBe('registry');
+    expect(err.message).toBe(
+      `blob ${D}: GET ${reg.origin}${BLOB} (Range: bytes=70000-): the registry answered 206 with Content-Range "bytes 0-${SIZE - 1}/${SIZE}", expected "bytes 70000-${SIZE - 1}/${SIZE}"`,
+    );
+  });
+
+  it('resumed bytes that differ from the blob fail the whole digest (digest-mismatch, exit 5)', async () => {
+    const wrong = Buffer.from(DATA);
+    wrong[SIZE - 1] ^= 0xff;
+    const reg = await fake([get(cutAt(70_000)), get(partial(70_000, undefined, undefined, wrong))]);
+    const blob = await client(reg).repo.fetchBlob(D);
+    const err = await rejection(readAll(blob.stream));
+    reg.assertDone();
+    expect(err.kind).toBe('digest-mismatch');
+    expect(err.exitCode).toBe(5);
+    expect(err.message).toBe(`blob ${D}: digest mismatch: expected ${D}, got sha256:${createHash('sha256').update(wrong).digest('hex')}`);
+  });
+
+  it('gives up after 5 resumes in a row without progress, with growing waits; the error names the blob and the request', async () => {
+    const nothing = Array.from({ length: 5 }, () => get(partial(1000, 1000)));
+    const reg = await fake([get(cutAt(1000)), ...nothing]);
+    const { repo, logs, sleeps } = client(reg, { retry: { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 60_000 } });
+    const blob = await repo.fetchBlob(D);
+    const err = await rejection(readAll(blob.stream));
+    reg.assertDone();
+    expect(reg.seen).toHaveLength(6);
+    expect(err.kind).toBe('network');
+    expect(err.exitCode).toBe(7);
+    expect(err.message).toBe(`blob ${D}: GET ${reg.origin}${BLOB}: connection lost after 1000 of ${SIZE} bytes, gave up after 5 resumes without progress (last error: other side closed)`);
+    expect(logs).toHaveLength(5);
+    // Equal-jitter exponential backoff from the policy: attempt n waits between 2^(n-1)·50 and 2^(n-1)·100 ms.
+    expect(sleeps).toHaveLength(5);
+    sleeps.forEach((ms, i) => expect(ms >= 50 * 2 ** i && ms <= 100 * 2 ** i).toBe(true));
+  });
+
+  it('progress resets the count: 4 empty resumes, progress, 4 empty resumes, then the rest', async () => {
+    const empty = (from: number) => Array.from({ length: 4 }, () => get(partial(from, from)));
+    const reg = await fake([get(cutAt(1000)), ...empty(1000), get(partial(1000, 2000)), ...empty(2000), get(partial(2000))]);
+    const { repo, logs } = client(reg);
+    const blob = await repo.fetchBlob(D);
+    expect((await readAll(blob.stream)).equals(DATA)).toBe(true);
+    reg.assertDone();
+    expect(logs).toHaveLength(10);
+  });
+
+  it('no resume when the size is unknown (no Content-Length, no size given, HEAD without one)', async () => {
+    const chunked = (res: http.ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      drop(res, DATA.subarray(0, 70_000));
+    };
+    const reg = await fake([get(chunked), { method: 'HEAD', url: BLOB, status: 404, body: '' }]);
+    const { repo, logs } = client(reg);
+    const blob = await repo.fetchBlob(D);
+    expect(blob.descriptor.size).toBe(-1);
+    const err = await rejection(readAll(blob.stream));
+    reg.assertDone();
+    expect(err.kind).toBe('network');
+    expect(err.message).toBe(`GET ${reg.origin}${BLOB}: other side closed`);
+    expect(logs).toEqual([]);
+  });
+
+  it('a stalled body (undici body timeout) is resumed too', async () => {
+    const stall = (res: http.ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(SIZE) });
+      res.write(DATA.subarray(0, 30_000)); // …and nothing more
+    };
+    const reg = await fake([get(stall), get(partial(30_000))]);
+    const dispatcher = new Agent({ bodyTimeout: 300 });
+    try {
+      const { repo, logs } = client(reg, { dispatcher });
+      const blob = await repo.fetchBlob(D);
+      expect((await readAll(blob.stream)).equals(DATA)).toBe(true);
+      reg.assertDone();
+      expect(logs).toEqual([`GET ${reg.origin}${BLOB}: connection lost after 30000 of ${SIZE} bytes; resuming`]);
+    } finally {
+      await reg.close();
+      await dispatcher.close();
+    }
+  });
+
+  it('B15: the resumed request is redirected again: Range kept, Authorization dropped at the storage host, signature redacted in the log', async () => {
+    const PRESIGNED = '/blobs/abc?X-Amz-Signature=secret123&X-Amz-Expires=300';
+    const storage = await fake([
+      { method: 'GET', url: PRESIGNED, handle: cutAt(90_000) },
+      { method: 'GET', url: PRESIGNED, handle: partial(90_000) },
+    ]);
+    const reg = await fake([
+      { method: 'GET', url: BLOB, status: 401, headers: (o) => ({ 'www-authenticate': `Bearer realm="${o}/token",service="registry.example"` }) },
+      { method: 'GET', path: '/token', status: 200, body: { token: 'jwt-1' } },
+      { method: 'GET', url: BLOB, status: 307, headers: { location: `${storage.origin}${PRESIGNED}` } },
+      { method: 'GET', url: BLOB, status: 307, headers: { location: `${storage.origin}${PRESIGNED}` } },
+    ]);
+    const { repo, logs } = client(reg);
+    const blob = await repo.fetchBlob(D);
+    expect((await readAll(blob.stream)).equals(DATA)).toBe(true);
+    reg.assertDone();
+    storage.assertDone();
+    // The resumed request goes to the registry again (a presigned URL may have expired), with its token and Range …
+    expect([reg.seen[3].headers.authorization, reg.seen[3].headers.range, reg.seen[3].headers['if-range']]).toEqual(['Bearer jwt-1', 'bytes=90000-', ETAG]);
+    // … and the storage host gets the Range without the registry's Authorization.
+    expect([storage.seen[1].headers.authorization, storage.seen[1].headers.range]).toEqual([undefined, 'bytes=90000-']);
+    expect(logs).toEqual([`GET ${storage.origin}/blobs/abc?X-Amz-Signature=REDACTED&X-Amz-Expires=300: connection lost after 90000 of ${SIZE} bytes; resuming`]);
+  });
+});

@@ -1,0 +1,148 @@
+import { Readable } from 'node:stream';
+import { LadingError, toLadingError } from '../errors/errors.js';
+import { responseError } from './errors.js';
+import { DEFAULT_RETRY, redactUrl, retryDelay, type RetryPolicy } from './http/retry.js';
+import { discard, dump, headerValue, type HttpResponse } from './http/types.js';
+
+/** Resumes in a row that bring no new byte before a download gives up; any progress starts the count again. */
+export const MAX_RESUMES_WITHOUT_PROGRESS = 5;
+
+export interface ResumeOptions {
+  /** What is downloaded, for messages: `blob sha256:…`. */
+  what: string;
+  /** The full size. Unknown: a broken body fails as it is, nothing is resumed. */
+  size: number | undefined;
+  /** Sends the GET again with the extra headers given (Range, If-Range), through the registry's auth and redirects. */
+  request: (headers: Record<string, string>) => Promise<HttpResponse>;
+  /** Backoff between resumes (the registry's retry policy: base and cap; its retry count does not apply). */
+  policy?: RetryPolicy;
+  log?: (line: string) => void;
+  sleep?: (ms: number) => Promise<void>;
+  maxResumesWithoutProgress?: number;
+}
+
+/**
+ * The body of a GET as one continuous stream that survives dropped connections (issue 6). When the
+ * body fails after K bytes with a connection-level error (the codes RetryTransport retries: reset,
+ * closed socket, body timeout …), the same URL is requested again with `Range: bytes=K-` (and
+ * `If-Range` with a strong ETag of the first reply) and the stream goes on from byte K:
+ * - 206 with `Content-Range: bytes K-(size-1)/size` continues;
+ * - 200 (the Range was ignored) is used from its byte K on;
+ * - anything else (416, another Content-Range, 4xx/5xx) fails with the status and the request.
+ * The consumer (a VerifyingStream) sees every byte once, in order, so the whole digest is still
+ * checked. Each resume is one log line; the wait before it follows the retry policy's backoff.
+ */
+export function resumableBody(first: HttpResponse, options: ResumeOptions): Readable {
+  const { what, size } = options;
+  const policy = { ...(options.policy ?? DEFAULT_RETRY), maxRetries: Number.POSITIVE_INFINITY };
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const maxStalls = options.maxResumesWithoutProgress ?? MAX_RESUMES_WITHOUT_PROGRESS;
+  const length = headerValue(first, 'content-length');
+  // Resume only what can be addressed by offset: a known size that the first reply agrees with.
+  const resumable = size !== undefined && size >= 0 && (length === undefined || Number(length) === size);
+  const etag = headerValue(first, 'etag');
+  const ifRange = etag && !etag.startsWith('W/') ? etag : undefined; // RFC 9110 13.1.5: strong validators only
+
+  let out: Readable;
+  async function* chunks(): AsyncGenerator<Buffer> {
+    let res: HttpResponse | undefined = first;
+    let last: HttpResponse = first; // the reply whose body is discarded at the end
+    let offset = 0; // bytes handed on
+    let skip = 0; // bytes of a 200 reply that were handed on already
+    let attempt = 0; // resumes in a row without progress
+    let failure: unknown;
+    let detail = ''; // the last failure: a body error's message, or a failed request's whole message
+    let where = `GET ${redactUrl(first.url)}`; // the request whose body broke last
+    try {
+      for (;;) {
+        if (res) {
+          const before = offset;
+          try {
+            for await (const chunk of res.body) {
+              let b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+              if (skip > 0) {
+                const n = Math.min(skip, b.length);
+                skip -= n;
+                b = b.subarray(n);
+                if (b.length === 0) continue;
+              }
+              offset += b.length;
+              yield b;
+            }
+            return; // the body ended: the verifier judges its size and digest
+          } catch (err) {
+            failure = err;
+          }
+          where = `GET ${redactUrl(res.url)}`;
+          if (failure instanceof LadingError || !resumable || offset >= size!) throw bodyError(failure, where);
+          detail = (failure as Error)?.message ?? String(failure);
+          attempt = offset > before ? 1 : attempt + 1;
+        } else {
+          attempt++; // the resumed request itself failed (after the transport's own retries)
+        }
+        const delay = retryDelay(policy, attempt, { errorCode: errorCode(failure) });
+        if (delay === undefined) {
+          if (res) throw bodyError(failure, where);
+          const e = toLadingError(failure);
+          e.message = `${what}: resuming after ${offset} of ${size} bytes: ${e.message}`;
+          throw e;
+        }
+        if (attempt > maxStalls) {
+          throw new LadingError(
+            'network',
+            `${what}: ${where}: connection lost after ${offset} of ${size} bytes, gave up after ${maxStalls} resumes without progress (last error: ${detail})`,
+            { cause: failure },
+          );
+        }
+        options.log?.(`${where}: connection lost after ${offset} of ${size} bytes; resuming`);
+        await sleep(delay);
+        if (out.destroyed) return;
+        const headers: Record<string, string> = { range: `bytes=${offset}-` };
+        if (ifRange) headers['if-range'] = ifRange;
+        try {
+          res = last = await options.request(headers);
+        } catch (err) {
+          res = undefined;
+          failure = err;
+          detail = toLadingError(err).message;
+          continue;
+        }
+        skip = await checkResumed(res, offset);
+      }
+    } finally {
+      discard(last.body);
+    }
+  }
+
+  /** Bytes to drop from a reply to `Range: bytes=FROM-`; throws unless it is a 200 or the right 206. */
+  async function checkResumed(res: HttpResponse, from: number): Promise<number> {
+    if (res.status === 200) return from;
+    const where = `GET ${redactUrl(res.url)} (Range: bytes=${from}-)`;
+    if (res.status === 206) {
+      const range = headerValue(res, 'content-range');
+      const m = /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(range ?? '');
+      if (m && Number(m[1]) === from && Number(m[2]) === size! - 1 && (m[3] === '*' || Number(m[3]) === size)) return 0;
+      await dump(res.body);
+      throw new LadingError(
+        'registry',
+        `${what}: ${where}: the registry answered 206 with Content-Range ${range === undefined ? '(none)' : `"${range}"`}, expected "bytes ${from}-${size! - 1}/${size}"`,
+      );
+    }
+    throw await responseError(res, 'GET', `${what}: cannot resume after ${from} of ${size} bytes`);
+  }
+
+  out = Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });
+  return out;
+}
+
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  return e?.code ?? e?.cause?.code;
+}
+
+/** A failed body as a LadingError naming the request (a network error for connection failures). */
+function bodyError(err: unknown, where: string): LadingError {
+  if (err instanceof LadingError) return err;
+  const e = err as Error;
+  return toLadingError(Object.assign(e, { message: `${where}: ${e.message}` }));
+}

@@ -1,0 +1,616 @@
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { LadingError, RegistryResponseError } from '../errors/errors.js';
+import type { Descriptor } from '../oci/descriptor.js';
+import type { Hash } from 'node:crypto';
+import { responseError } from './errors.js';
+import { DEFAULT_RETRY, retryDelay, type RetryPolicy } from './http/retry.js';
+import { dump, headerValue, type HttpRequest, type HttpResponse } from './http/types.js';
+
+/**
+ * Blob uploads (distribution-spec "Pushing blobs"): monolithic by default, chunked when a blob is
+ * large, when the host refused a large body (413), or when asked (`--chunk-size`).
+ *
+ * Chunked: `PATCH <latest Location>` with `Content-Type: application/octet-stream`, `Content-Length`
+ * and `Content-Range: <start>-<end>` (inclusive, no `bytes=`), each reply's Location and Range used
+ * for the next; then `PUT <Location>?digest=` with an empty body (spec "Pushing a blob in chunks").
+ * Every PATCH body is repeatable (bytes, or a stream opened at an offset), so the auth layer can
+ * renew an expired token and send the same chunk again without losing the session.
+ *
+ * When a chunk fails (connection error, 5xx, 416, 404), the upload asks the registry where it
+ * stands (`GET <Location>` → 204 `Range: 0-N`) and goes on from byte N+1, which may be inside the
+ * chunk. A session that is gone or invalid is started again from byte 0, a bounded number of times.
+ * Distribution 2.8 keeps a session only when a dropped PATCH never reached it: once any byte of a
+ * PATCH arrived, the bytes stored no longer match the offset in `_state`, and every later request on
+ * that session (GET, PATCH, PUT) answers 404 BLOB_UPLOAD_INVALID ("upload resumed at wrong offset").
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** Bytes per PATCH when a blob is chunked and nothing else says otherwise. */
+export const DEFAULT_CHUNK_SIZE = 4 * MiB;
+/**
+ * Blobs larger than this are chunked by default. Measured against Distribution 2.8 on 127.0.0.1
+ * (a 256 MiB blob from a file, medians of 5 runs, twice): 1.35-1.4 s in one PUT, 2.0-2.1 s in 4 MiB
+ * chunks, 1.6 s in 16 MiB chunks, 1.4-1.5 s in 64 MiB chunks; each PATCH costs Distribution about
+ * 12 ms (it reopens the upload and stores its hash state), more over a real network (a round trip). Up to
+ * 1 GiB one request is faster and a failed one is cheap to send again; above it, a single request
+ * runs into the body-size and time limits of proxies in front of registries, and a failure costs
+ * gigabytes, so chunks (which a registry that keeps partial uploads lets us resume) are worth it.
+ */
+export const DEFAULT_CHUNK_THRESHOLD = 1 * GiB;
+/** The smallest chunk: `--chunk-size` below it is refused, and halving after a 413 stops here. */
+export const MIN_CHUNK_SIZE = 64 * KiB;
+/** The largest `--chunk-size` (a chunk read from a stream is held in memory while it is sent). */
+export const MAX_CHUNK_SIZE = 1 * GiB;
+/** Times one blob's upload may start over in a new session (the old one lost or invalid). */
+export const MAX_SESSION_RESTARTS = 2;
+/** Resumes in a row that bring the registry no new byte before the upload gives up. */
+export const MAX_RESUMES_WITHOUT_PROGRESS = 3;
+
+// ---- content that can be opened at an offset ----
+
+/**
+ * Upload content that can be opened at any byte offset (a file, a buffer). It is also a plain
+ * factory (calling it opens at 0), so every store that takes `() => Readable` takes it too. Only
+ * values made by `seekable()` carry `openAt`: an old-style factory, which would ignore an offset,
+ * can never be taken for one.
+ */
+export type SeekableContent = (() => Readable) & {
+  /** A stream of the content from byte `offset`; `length` bytes are wanted (more may come, fewer only at the end). */
+  readonly openAt: (offset: number, length?: number) => Readable;
+};
+
+/** Marks an opener as seekable content. */
+export function seekable(openAt: (offset: number, length?: number) => Readable): SeekableContent {
+  const content = () => openAt(0);
+  return Object.assign(content, { openAt });
+}
+
+/** A file as seekable content: each open reads from its offset (`createReadStream` with `start`/`end`). */
+export function fileContent(path: string): SeekableContent {
+  return seekable((offset, length) =>
+    createReadStream(path, { start: offset, ...(length !== undefined && length > 0 ? { end: offset + length - 1 } : {}), highWaterMark: MiB }),
+  );
+}
+
+export function isSeekable(source: unknown): source is SeekableContent {
+  return typeof source === 'function' && typeof (source as Partial<SeekableContent>).openAt === 'function';
+}
+
+/** What an upload accepts: bytes, seekable content, a factory of fresh streams from byte 0, or a one-shot stream. */
+export type UploadSource = Buffer | SeekableContent | (() => Readable) | Readable;
+
+// ---- --chunk-size ----
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: KiB, kib: KiB, kb: 1000, m: MiB, mib: MiB, mb: 1000 ** 2, g: GiB, gib: GiB, gb: 1000 ** 3 };
+
+/**
+ * Parses `--chunk-size`: bytes (`1048576`), or a number with a unit: `K`/`KiB`, `M`/`MiB`, `G`/`GiB`
+ * (powers of 1024) or `KB`/`MB`/`GB` (powers of 1000), case-insensitive, fractions allowed (`1.5MiB`).
+ * `off` or `0` returns 0: never chunk because of size (a 413 still switches to chunks). `auto` or ''
+ * returns undefined (the default). Sizes from 64 KiB to 1 GiB.
+ */
+export function parseChunkSize(raw: string, flag = '--chunk-size'): number | undefined {
+  const v = raw.trim().toLowerCase();
+  if (v === '' || v === 'auto') return undefined;
+  if (v === 'off' || v === '0') return 0;
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(v);
+  const unit = m ? UNITS[m[2]] : undefined;
+  if (!m || unit === undefined) {
+    throw new LadingError('usage', `invalid ${flag} "${raw.trim()}": expected a size such as 4MiB, 512KiB, 16M or 1048576 (bytes), or off`);
+  }
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (bytes < MIN_CHUNK_SIZE || bytes > MAX_CHUNK_SIZE) {
+    throw new LadingError('usage', `invalid ${flag} "${raw.trim()}": a chunk must be from 64KiB to 1GiB (or off)`);
+  }
+  return bytes;
+}
+
+export function formatSize(n: number): string {
+  if (n >= MiB && n % (MiB / 4) === 0) return `${n / MiB} MiB`;
+  if (n >= KiB && n % KiB === 0) return `${n / KiB} KiB`;
+  return `${n} bytes`;
+}
+
+// ---- per-host policy ----
+
+/**
+ * When one host's uploads are chunked, and how large the chunks are. Lives on the `Registry`, so
+ * what a 413 taught holds for every later upload to that host in this process.
+ */
+export class UploadPolicy {
+  /** The chunk size a 413 taught for this host (unset until one was seen). */
+  learned?: number;
+  readonly threshold: number;
+
+  /**
+   * `chunkSize`: bytes per PATCH for every blob (`--chunk-size`); 0: never chunk because of size;
+   * undefined: chunk blobs above `threshold` with 4 MiB chunks.
+   */
+  constructor(readonly chunkSize?: number, threshold?: number) {
+    if (chunkSize !== undefined && (!Number.isInteger(chunkSize) || chunkSize < 0)) throw new LadingError('usage', `invalid chunk size ${chunkSize}`);
+    this.threshold = threshold ?? DEFAULT_CHUNK_THRESHOLD;
+  }
+
+  /** Bytes per chunk for a blob of `size` bytes (undefined: not known yet), or undefined for one monolithic request. */
+  chunkFor(size: number | undefined, minLength = 0): number | undefined {
+    let chunk: number | undefined;
+    if (this.learned !== undefined) chunk = this.learned;
+    else if (this.chunkSize) chunk = this.chunkSize;
+    else if (this.chunkSize === undefined && size !== undefined && size > this.threshold) chunk = DEFAULT_CHUNK_SIZE;
+    return chunk === undefined ? undefined : Math.max(chunk, minLength);
+  }
+
+  /**
+   * A monolithic body of `bytes` was refused (413): chunks from now on, of the configured size
+   * (4 MiB by default), and smaller than the body refused. Returns the chunk size.
+   */
+  refusedWhole(bytes: number): number {
+    const base = this.learned ?? (this.chunkSize || DEFAULT_CHUNK_SIZE);
+    this.learned = Math.max(MIN_CHUNK_SIZE, Math.min(base, largestPowerOfTwoBelow(bytes)));
+    return this.learned;
+  }
+
+  /** A chunk of `bytes` was refused (413): half that, not below 64 KiB nor `minLength`; undefined when it cannot shrink. */
+  refusedChunk(bytes: number, minLength = 0): number | undefined {
+    const next = Math.max(MIN_CHUNK_SIZE, minLength, Math.floor(bytes / 2));
+    if (next >= bytes) return undefined;
+    this.learned = Math.min(this.learned ?? next, next);
+    return next;
+  }
+}
+
+function largestPowerOfTwoBelow(n: number): number {
+  let p = MIN_CHUNK_SIZE;
+  while (p * 2 < n) p *= 2;
+  return p;
+}
+
+// ---- what an upload needs from the repository ----
+
+/** An upload session: the Location to send to, and the registry's `OCI-Chunk-Min-Length` (0 when none). */
+export interface Session {
+  location: string;
+  minLength: number;
+}
+
+/** The requests an upload makes, provided by `Repository` (its scopes, Location rules and checks). */
+export interface Uploader {
+  /** `registry/repository`, for messages. */
+  where: string;
+  policy: UploadPolicy;
+  log(line: string): void;
+  /** POST …/uploads/: a new session. */
+  start(): Promise<Session>;
+  /** One request with the push scopes, through auth, redirects and retries. */
+  send(req: HttpRequest): Promise<HttpResponse>;
+  /** The reply's Location resolved against the request URL (undefined when there is none). */
+  location(res: HttpResponse, requestUrl: string): string | undefined;
+  /** `PUT <location>?digest=` with `body`; the reply, unconsumed. */
+  put(location: string, digest: string, body: Buffer | (() => Readable) | Readable, length: number): Promise<HttpResponse>;
+  /** Checks a PUT's reply (2xx, Docker-Content-Digest, B24 HEAD) and consumes it. */
+  finish(res: HttpResponse, desc: { digest: string; size: number }): Promise<Descriptor>;
+  /** The registry's backoff (base and cap) and sleep, for the wait before asking where a failed upload stands. */
+  retry?: RetryPolicy;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** Reads `OCI-Chunk-Min-Length` of a reply that opened a session. */
+export function minLengthOf(res: HttpResponse): number {
+  const v = Number(headerValue(res, 'oci-chunk-min-length') ?? '');
+  return Number.isSafeInteger(v) && v > 0 ? v : 0;
+}
+
+/**
+ * Uploads a blob of known digest and size into `session`: one monolithic PUT, or chunks when the
+ * host's policy says so; a 413 on the monolithic PUT switches this blob (and the host) to chunks.
+ */
+export async function uploadBlob(up: Uploader, session: Session, desc: { digest: string; size: number }, source: UploadSource): Promise<Descriptor> {
+  let chunk = up.policy.chunkFor(desc.size, session.minLength);
+  if (chunk === undefined) {
+    const length = Buffer.isBuffer(source) ? source.length : desc.size;
+    const res = await up.put(session.location, desc.digest, source, length);
+    if (res.status !== 413) return up.finish(res, desc);
+    await dump(res.body);
+    chunk = Math.max(up.policy.refusedWhole(length), session.minLength);
+    if (source instanceof Readable) {
+      throw new LadingError('too-large', `cannot upload blob ${desc.digest} to ${up.where}: the registry refused a body of ${formatSize(length)} (413), and the content was a stream that cannot be read again; chunks of ${formatSize(chunk)} will be used for this registry next time (or pass --chunk-size)`);
+    }
+    up.log(`${up.where}: a body of ${formatSize(length)} was refused (413 Request Entity Too Large); uploading ${desc.digest} in chunks of ${formatSize(chunk)}`);
+  }
+  const reader = chunkReader(source, desc.size);
+  try {
+    const done = await sendChunks(up, session, reader, chunk, desc);
+    return await up.finish(await up.put(done.location, desc.digest, Buffer.alloc(0), 0), desc);
+  } finally {
+    reader.close();
+  }
+}
+
+/**
+ * Uploads a one-shot stream whose digest is not known in advance (stdin), in chunks; `expectedSize`
+ * (when given) is checked as the bytes are read. Returns the descriptor of what was read.
+ */
+export async function uploadStreamChunked(up: Uploader, session: Session, stream: Readable, chunk: number, hash: Hash, expectedSize?: number): Promise<Descriptor> {
+  const reader = new StreamReader(undefined, stream, { hash, expectedSize });
+  try {
+    const done = await sendChunks(up, session, reader, Math.max(chunk, session.minLength));
+    const digest = `sha256:${hash.digest('hex')}`;
+    const desc = { digest, size: done.size };
+    return await up.finish(await up.put(done.location, digest, Buffer.alloc(0), 0), desc);
+  } finally {
+    reader.close();
+  }
+}
+
+// ---- reading chunks ----
+
+/** A chunk's bytes as a repeatable request body. */
+interface Chunk {
+  body: Buffer | (() => Readable);
+  length: number;
+  /** No byte after this chunk (a stream of unknown size ended). */
+  last: boolean;
+}
+
+interface ChunkReader {
+  /** Up to `length` bytes from `offset` (fewer at the end, or the rest of a chunk read before). */
+  read(offset: number, length: number): Promise<Chunk>;
+  /** The size once known (at the end of a stream of unknown size). */
+  size?: number;
+  /** Set when the content itself failed (a source error is never resumed as if the registry had failed). */
+  failure?: Error;
+  /** The content can be read again from byte 0 (a new session can start over). */
+  readonly rewindable: boolean;
+  close(): void;
+}
+
+function chunkReader(source: UploadSource, size: number): ChunkReader {
+  if (Buffer.isBuffer(source)) {
+    return {
+      size,
+      rewindable: true,
+      async read(offset, length) {
+        const body = source.subarray(offset, offset + length);
+        return { body, length: body.length, last: offset + body.length >= source.length };
+      },
+      close() {},
+    };
+  }
+  if (isSeekable(source)) return new SeekableReader(source, size);
+  if (source instanceof Readable) return new StreamReader(undefined, source, { size });
+  return new StreamReader(source, undefined, { size });
+}
+
+/** Seekable content: each chunk is its own stream opened at its offset, nothing is held in memory. */
+class SeekableReader implements ChunkReader {
+  failure?: Error;
+  readonly rewindable = true;
+  constructor(private readonly source: SeekableContent, readonly size: number) {}
+
+  async read(offset: number, length: number): Promise<Chunk> {
+    const n = Math.max(0, Math.min(length, this.size - offset));
+    const body = () => take(this.source.openAt(offset, n), n, (e) => (this.failure = e));
+    return { body, length: n, last: offset + n >= this.size };
+  }
+
+  close(): void {}
+}
+
+/**
+ * A stream read once, front to back, one chunk at a time into memory (so a chunk can be sent again,
+ * or resumed inside). Going back before the chunk held (a session started again) opens the factory
+ * again and skips to the offset; a one-shot stream cannot go back.
+ */
+class StreamReader implements ChunkReader {
+  failure?: Error;
+  size?: number;
+  private cursor?: Cursor;
+  private held: Buffer = Buffer.alloc(0);
+  private heldAt = 0;
+
+  constructor(
+    private readonly open: (() => Readable) | undefined,
+    first: Readable | undefined,
+    private readonly options: { size?: number; hash?: Hash; expectedSize?: number } = {},
+  ) {
+    this.size = options.size;
+    if (first) this.cursor = new Cursor(first, 0);
+  }
+
+  get rewindable(): boolean {
+    return this.open !== undefined;
+  }
+
+  async read(offset: number, length: number): Promise<Chunk> {
+    const heldEnd = this.heldAt + this.held.length;
+    if (offset >= this.heldAt && offset < heldEnd) {
+      const body = this.held.subarray(offset - this.heldAt, offset - this.heldAt + length);
+      return { body, length: body.length, last: this.size !== undefined && offset + body.length >= this.size };
+    }
+    if (!this.cursor || offset < this.cursor.position) {
+      if (!this.open) {
+        if (this.cursor) throw new LadingError('internal', `cannot go back to byte ${offset} of content that can be read only once (a stream): the upload cannot start again`);
+        throw new LadingError('internal', 'no content to upload');
+      }
+      this.cursor?.close();
+      this.cursor = new Cursor(this.open(), 0);
+    }
+    const cursor = this.cursor;
+    try {
+      await cursor.skip(offset - cursor.position);
+      const want = this.size !== undefined ? Math.min(length, this.size - offset) : length;
+      const bytes = await cursor.read(want, (b, at) => this.account(b, at));
+      this.held = bytes;
+      this.heldAt = offset;
+      const ended = bytes.length < want || (this.size !== undefined && offset + bytes.length >= this.size);
+      if (this.size !== undefined && bytes.length < want) {
+        throw new LadingError('digest-mismatch', `the content ended after ${offset + bytes.length} bytes, expected ${this.size}`);
+      }
+      if (ended && this.size === undefined) {
+        this.size = offset + bytes.length;
+        const expected = this.options.expectedSize;
+        if (expected !== undefined && this.size !== expected) throw sizeMismatch(expected, this.size);
+      }
+      return { body: bytes, length: bytes.length, last: ended };
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
+  }
+
+  /** Hashes bytes read for the first time (stdin: the digest is computed as the chunks go). */
+  private hashed = 0;
+  private account(bytes: Buffer, at: number): void {
+    const end = at + bytes.length;
+    const expected = this.options.expectedSize;
+    if (expected !== undefined && end > expected) throw sizeMismatch(expected, end, true);
+    if (this.options.hash && end > this.hashed) {
+      this.options.hash.update(bytes.subarray(Math.max(0, this.hashed - at)));
+      this.hashed = end;
+    }
+  }
+
+  close(): void {
+    this.cursor?.close();
+  }
+}
+
+function sizeMismatch(expected: number, got: number, more = false): LadingError {
+  return new LadingError('digest-mismatch', `blob size mismatch: --size says ${expected} bytes, read ${more ? `more than ${expected}` : got}`);
+}
+
+/** Reads a stream by byte counts. */
+class Cursor {
+  private readonly it: AsyncIterator<unknown>;
+  private leftover: Buffer = Buffer.alloc(0);
+  private done = false;
+
+  constructor(private readonly stream: Readable, public position: number) {
+    this.it = stream[Symbol.asyncIterator]();
+  }
+
+  /** Up to `n` bytes; fewer only at the end of the stream. `seen` gets each piece with its offset. */
+  async read(n: number, seen?: (bytes: Buffer, at: number) => void): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < n) {
+      let piece: Buffer;
+      if (this.leftover.length > 0) {
+        piece = this.leftover;
+        this.leftover = Buffer.alloc(0);
+      } else {
+        if (this.done) break;
+        const r = await this.it.next();
+        if (r.done) {
+          this.done = true;
+          break;
+        }
+        piece = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
+        seen?.(piece, this.position + got);
+      }
+      if (got + piece.length > n) {
+        this.leftover = piece.subarray(n - got);
+        piece = piece.subarray(0, n - got);
+      }
+      parts.push(piece);
+      got += piece.length;
+    }
+    this.position += got;
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, got);
+  }
+
+  async skip(n: number): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      const b = await this.read(Math.min(left, 4 * MiB));
+      if (b.length === 0) throw new LadingError('digest-mismatch', `the content ended before byte ${this.position + left}`);
+      left -= b.length;
+    }
+  }
+
+  close(): void {
+    this.stream.destroy();
+  }
+}
+
+/** The first `n` bytes of `src` (which is closed after); fewer is an error. Source errors go to `onError` first. */
+function take(src: Readable, n: number, onError: (e: Error) => void): Readable {
+  return Readable.from(
+    (async function* () {
+      let left = n;
+      try {
+        for await (const c of src) {
+          if (left <= 0) break;
+          const b = Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
+          const piece = b.length > left ? b.subarray(0, left) : b;
+          left -= piece.length;
+          yield piece;
+        }
+      } catch (err) {
+        onError(err as Error);
+        throw err;
+      } finally {
+        src.destroy();
+      }
+      if (left > 0) {
+        const e = new LadingError('digest-mismatch', `the content ended ${left} bytes early`);
+        onError(e);
+        throw e;
+      }
+    })(),
+    { objectMode: false },
+  );
+}
+
+// ---- the chunk loop ----
+
+/** A PATCH that did not go through, and what the registry said (if anything). */
+interface Failure {
+  why: string;
+  error?: Error;
+  res?: RegistryResponseError;
+  retryAfter?: string;
+}
+
+/**
+ * Sends the content in chunks to `session`, following Location and Range; resumes where the
+ * registry says it stands after a failed chunk, and starts a new session when the old one is gone.
+ * Returns the latest Location (for the closing PUT) and the number of bytes sent.
+ */
+async function sendChunks(up: Uploader, first: Session, reader: ChunkReader, initial: number, desc?: { digest: string; size: number }): Promise<{ location: string; size: number }> {
+  let session = first;
+  let location = session.location;
+  let chunkSize = Math.max(initial, session.minLength);
+  let offset = 0;
+  let restarts = 0;
+  let stalls = 0;
+  const what = desc ? `blob ${desc.digest}` : 'blob';
+  for (;;) {
+    if (reader.size !== undefined && offset >= reader.size) return { location, size: offset };
+    const chunk = await reader.read(offset, chunkSize);
+    if (chunk.length === 0 && chunk.last) return { location, size: offset };
+    const url = location;
+    let res: HttpResponse | undefined;
+    let failure: Failure | undefined;
+    try {
+      res = await up.send({
+        method: 'PATCH',
+        url,
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': String(chunk.length),
+          'content-range': `${offset}-${offset + chunk.length - 1}`,
+        },
+        body: chunk.body,
+      });
+    } catch (err) {
+      if (reader.failure) throw reader.failure;
+      if (!isConnectionFailure(err)) throw err;
+      failure = { why: (err as Error).message, error: err as Error };
+    }
+    if (res && (res.status === 202 || res.status === 204)) {
+      await dump(res.body);
+      location = up.location(res, url) ?? url;
+      const end = rangeEnd(res);
+      const has = end === undefined ? offset + chunk.length : end + 1;
+      if (has > offset + chunk.length || has < offset) {
+        throw new LadingError('registry', `${up.where}: after a chunk of bytes ${offset}-${offset + chunk.length - 1} of ${what}, the registry reports Range 0-${has - 1}`);
+      }
+      if (has > offset) stalls = 0;
+      else if (++stalls > MAX_RESUMES_WITHOUT_PROGRESS) {
+        throw gaveUp(up, what, offset, reader.size, { why: `${res.status} with Range 0-${has - 1}` }, 'the registry took none of the bytes sent');
+      }
+      offset = has;
+      continue;
+    }
+    if (res?.status === 413) {
+      await dump(res.body);
+      const smaller = up.policy.refusedChunk(chunk.length, session.minLength);
+      if (smaller === undefined) {
+        throw new LadingError('too-large', `cannot upload ${what} to ${up.where}: the registry refused a chunk of ${formatSize(chunk.length)} (413 Request Entity Too Large), and chunks cannot be smaller than ${formatSize(Math.max(MIN_CHUNK_SIZE, session.minLength))}`);
+      }
+      up.log(`${up.where}: a chunk of ${formatSize(chunk.length)} was refused (413 Request Entity Too Large); trying chunks of ${formatSize(smaller)}`);
+      chunkSize = smaller;
+      continue;
+    }
+    if (res) {
+      const retryAfter = headerValue(res, 'retry-after');
+      const err = await responseError(res, 'PATCH', `cannot upload ${what} to ${up.where}`);
+      // Worth asking the registry where it stands: a server error, a wait asked for, an offset it disagrees with, a session it lost.
+      if (!(res.status >= 500 || [404, 408, 416, 429].includes(res.status))) throw err;
+      failure = { why: `${res.status}${err.errors[0] ? ` ${err.errors[0].code}` : ''}`, res: err, retryAfter };
+    }
+    // Wait as a retry would (backoff, or Retry-After within the cap), then ask where the upload stands (spec:
+    // "Getting the upload status"). PATCH is never retried below this (http/retry.ts): it appends.
+    const policy = { ...(up.retry ?? DEFAULT_RETRY), maxRetries: Number.POSITIVE_INFINITY };
+    const delay = retryDelay(policy, stalls + 1, { status: 503, retryAfter: failure!.retryAfter });
+    if (delay === undefined) throw gaveUp(up, what, offset, reader.size, failure!, `the registry asks to wait longer than ${policy.maxDelayMs / 1000}s`);
+    await (up.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(delay);
+    const status = await uploadStatus(up, location);
+    if (status.kind === 'at' && status.offset <= offset + chunk.length) {
+      const progress = status.offset > offset;
+      stalls = progress ? 0 : stalls + 1;
+      if (stalls > MAX_RESUMES_WITHOUT_PROGRESS) throw gaveUp(up, what, offset, reader.size, failure!, `${MAX_RESUMES_WITHOUT_PROGRESS} resumes brought no progress`);
+      up.log(`${up.where}: upload of ${what} interrupted at byte ${offset} (${failure!.why}); the registry has ${status.offset} bytes, resuming from there`);
+      offset = status.offset;
+      location = status.location ?? location;
+      continue;
+    }
+    if (status.kind === 'error') throw gaveUp(up, what, offset, reader.size, failure!, `asking the registry where the upload stands failed: ${status.why}`);
+    const lost = status.kind === 'gone' ? status.why : `GET on the session reports ${status.offset} bytes, more than were sent`;
+    if (!reader.rewindable) throw gaveUp(up, what, offset, reader.size, failure!, `the upload session is lost (${lost}) and the content was a stream that cannot be read again`);
+    restarts++;
+    if (restarts > MAX_SESSION_RESTARTS) throw gaveUp(up, what, offset, reader.size, failure!, `the upload session was lost ${restarts} times (last: ${lost})`);
+    up.log(`${up.where}: upload session of ${what} lost (${failure!.why}; then ${lost}); starting the upload again`);
+    session = await up.start();
+    location = session.location;
+    chunkSize = Math.max(chunkSize, session.minLength);
+    offset = 0;
+    stalls = 0;
+  }
+}
+
+type Status = { kind: 'at'; offset: number; location?: string } | { kind: 'gone'; why: string } | { kind: 'error'; why: string };
+
+/** `GET <location>`: 204 with `Range: 0-N` → N+1 bytes stored (`0-0` or no Range: none); 404 and the like → gone. */
+async function uploadStatus(up: Uploader, location: string): Promise<Status> {
+  let res: HttpResponse;
+  try {
+    res = await up.send({ method: 'GET', url: location });
+  } catch (err) {
+    return { kind: 'error', why: (err as Error).message };
+  }
+  if (res.status === 204 || res.status === 200) {
+    await dump(res.body);
+    const end = rangeEnd(res);
+    // Distribution sends `0-0` for an empty session as well as for one byte; take it as empty.
+    return { kind: 'at', offset: end === undefined || end === 0 ? 0 : end + 1, location: up.location(res, location) };
+  }
+  const err = await responseError(res, 'GET', 'upload status');
+  const why = `GET on the session: ${res.status}${err.errors[0] ? ` ${err.errors[0].code}` : ''}`;
+  if (res.status === 404 || res.status === 400 || res.status === 410 || res.status === 416) return { kind: 'gone', why };
+  return { kind: 'error', why: err.message };
+}
+
+/** The inclusive end of a `Range: 0-N` header (with or without `bytes=`), or undefined. */
+export function rangeEnd(res: HttpResponse): number | undefined {
+  const m = /^\s*(?:bytes[= ])?0-(\d+)\s*$/i.exec(headerValue(res, 'range') ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Errors of the connection itself (reset, closed, timed out), as opposed to answers and local failures. */
+function isConnectionFailure(err: unknown): boolean {
+  const e = err as { kind?: string; code?: string; cause?: { code?: string; cause?: { code?: string } } };
+  if (e?.kind === 'network') return true;
+  const code = e?.code ?? e?.cause?.code ?? e?.cause?.cause?.code;
+  return typeof code === 'string' && /^(ECONNRESET|EPIPE|ECONNABORTED|ETIMEDOUT|UND_ERR_[A-Z_]+)$/.test(code);
+}
+
+function gaveUp(up: Uploader, what: string, offset: number, size: number | undefined, failure: Failure, reason: string): LadingError {
+  const kind = failure.res?.kind ?? 'network';
+  return new LadingError(kind, `cannot upload ${what} to ${up.where}: stopped at byte ${offset}${size !== undefined ? ` of ${size}` : ''} (${failure.why}); ${reason}`, { cause: failure.error ?? failure.res });
+}
