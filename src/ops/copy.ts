@@ -1,8 +1,9 @@
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import type { Content, ReadOnlyTarget, ReferrerLister, Storage, TagLister, Target } from '../content/interfaces.js';
 import { fetchAll, isReferrerLister } from '../content/interfaces.js';
 import { LadingError, toLadingError } from '../errors/errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
+import { isVerified, markVerified, VerifyingStream } from '../oci/digest.js';
 import { asIndex, parseManifestJson, selectPlatform } from '../oci/manifest.js';
 import { isIndexType, isManifestType } from '../oci/mediatypes.js';
 import { RegistryTarget } from '../registry/target.js';
@@ -90,20 +91,31 @@ async function fetchManifestBytes(src: ReadOnlyTarget, desc: Descriptor, sides: 
  * `failure`, so that whatever the destination makes of its broken request body, the error reported
  * is the source's. The stream carries a copy without a cause: a destination transport must not
  * take a source's connection error for its own and retry the upload.
+ * It is deliberately not `seekable()` (registry/upload.ts): opening at an offset would mean fetching again and
+ * skipping, so a chunked upload reads it once, front to back, holding the current chunk in memory to resend or
+ * resume inside it; only a new upload session (the old one lost) fetches the blob again from the source.
  */
 function streamFrom(src: ReadOnlyTarget, desc: Descriptor, sides: Sides, failure: { error?: LadingError }): () => Readable {
   return () =>
-    Readable.from(
+    markVerified(Readable.from(
       (async function* () {
         try {
-          yield* await src.fetch(desc);
+          // Verified exactly once: by the source's own stream when it says so, else here; the stream handed on
+          // is marked, so a destination that checks digests (an OCI layout) does not hash the bytes again.
+          const fetched = await src.fetch(desc);
+          if (isVerified(fetched, desc.digest, desc.size)) yield* fetched;
+          else {
+            const verifier = new VerifyingStream(desc.digest, desc.size, `blob ${desc.digest}`);
+            pipeline(fetched, verifier, () => undefined);
+            yield* verifier;
+          }
         } catch (err) {
           const e = sides.label(err, 'source');
           failure.error = e;
           throw new LadingError(e.kind, e.message);
         }
       })(),
-    );
+    ), desc.digest, desc.size);
 }
 
 /** Two registry repositories on one registry (same host and scheme), where a blob can be mounted. */
