@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { LadingError, toLadingError } from '../errors/errors.js';
 
 /** Temporary files being written right now, so a signal handler can remove them (see removePartialFiles). */
@@ -19,35 +18,37 @@ export function removePartialFiles(): void {
 export const WRITE_SIZE = 1 << 20;
 
 /**
- * Gathers small chunks into writes of at least `size` bytes (the last one may be shorter). Writing 512 MiB in
- * 64 KiB pieces took 1.5–2 s here against 0.2–0.5 s in 1 MiB pieces (docs/performance.md).
+ * Writes a stream to an open file in writes of at least WRITE_SIZE bytes, gathered with writev(2) (no copy into
+ * a bigger buffer). Writing 512 MiB in 64 KiB pieces took 1.5–2 s here against 0.2–0.5 s in 1 MiB pieces.
  */
-export function coalesce(size = WRITE_SIZE): Transform {
+async function writeGathered(handle: FileHandle, stream: AsyncIterable<Buffer | Uint8Array>): Promise<void> {
   let parts: Buffer[] = [];
   let length = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      if (length === 0 && chunk.length >= size) return cb(null, chunk);
-      parts.push(chunk);
-      length += chunk.length;
-      if (length < size) return cb();
-      const out = Buffer.concat(parts, length);
-      parts = [];
-      length = 0;
-      cb(null, out);
-    },
-    flush(cb) {
-      cb(null, length > 0 ? Buffer.concat(parts, length) : undefined);
-    },
-  });
+  const flush = async () => {
+    let { bytesWritten } = await handle.writev(parts);
+    // A short write (rare for regular files): write the rest until it is all out.
+    while (bytesWritten < length) {
+      const rest = Buffer.concat(parts, length).subarray(bytesWritten);
+      bytesWritten += (await handle.write(rest)).bytesWritten;
+    }
+    parts = [];
+    length = 0;
+  };
+  for await (const chunk of stream) {
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+    parts.push(b);
+    length += b.length;
+    if (length >= WRITE_SIZE) await flush();
+  }
+  if (length > 0) await flush();
 }
 
 /**
- * Writes a stream to `path` through a temporary name in the same folder and renames it only once
- * the stream ended cleanly (verification errors surface as stream errors). On any failure the
+ * Writes a stream (or any async iterable of bytes: one stream layer less) to `path` through a temporary name in
+ * the same folder and renames it only once the stream ended cleanly (verification errors surface as stream errors). On any failure the
  * temporary file is removed: nothing half-written is ever left under the final name.
  */
-export async function writeFileAtomic(path: string, stream: Readable, mode?: number): Promise<void> {
+export async function writeFileAtomic(path: string, stream: Readable | AsyncIterable<Buffer>, mode?: number): Promise<void> {
   if (path === '') throw new LadingError('usage', 'the output path is empty');
   const existing = await stat(path).catch(() => undefined);
   if (existing?.isDirectory()) throw new LadingError('usage', `cannot write "${path}": it is a folder`);
@@ -57,10 +58,15 @@ export async function writeFileAtomic(path: string, stream: Readable, mode?: num
     partial.add(tmp);
     // Opened before the first byte moves, so a stream failing at once cannot race the file's creation past the clean-up.
     const handle = await open(tmp, 'wx', mode ?? 0o644);
-    await pipeline(stream, coalesce(), handle.createWriteStream());
+    try {
+      await writeGathered(handle, stream);
+    } finally {
+      await handle.close();
+    }
     await rename(tmp, path);
   } catch (err) {
-    stream.destroy();
+    if ('destroy' in stream && typeof stream.destroy === 'function') stream.destroy();
+    else await (stream as AsyncGenerator<Buffer>).return?.(undefined)?.catch(() => undefined);
     await rm(tmp, { force: true });
     // Name the file the user asked for, never the temporary one.
     const e = err as NodeJS.ErrnoException;

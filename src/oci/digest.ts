@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { LadingError } from '../errors/errors.js';
-import { OFF_THREAD_MIN_SIZE, ThreadHash } from './hash-thread.js';
 
 /** Digest algorithms lading can compute, with the length of their hex encoding. */
 const ALGORITHMS: Record<string, { node: string; hexLength: number }> = {
@@ -72,9 +71,7 @@ export function isVerified(stream: object, digest: string, size: number): boolea
  * the expected size fail immediately (trailing data is rejected, nothing unbounded is read).
  */
 export class VerifyingStream extends Transform {
-  private readonly hash?: Hash;
-  /** Large streams are hashed on the hashing thread (see hash-thread.ts), small ones in place. */
-  private readonly threadHash?: ThreadHash;
+  private readonly hash: Hash;
   private readonly algorithm: string;
   private seen = 0;
   constructor(
@@ -85,15 +82,10 @@ export class VerifyingStream extends Transform {
     super();
     if (expectedDigest && expectedSize !== undefined) markVerified(this, expectedDigest, expectedSize);
     this.algorithm = expectedDigest ? parseDigest(expectedDigest).algorithm : 'sha256';
-    if (expectedSize !== undefined && expectedSize >= OFF_THREAD_MIN_SIZE) this.threadHash = ThreadHash.create(this.algorithm);
-    if (!this.threadHash) this.hash = newHasher(this.algorithm);
+    this.hash = newHasher(this.algorithm);
   }
   get bytes(): number {
     return this.seen;
-  }
-  /** Whether the hashing thread does the hashing (large streams). */
-  get offThread(): boolean {
-    return this.threadHash !== undefined;
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.seen += chunk.length;
@@ -101,39 +93,21 @@ export class VerifyingStream extends Transform {
       cb(new LadingError('digest-mismatch', `${this.what}: more data than the expected ${this.expectedSize} bytes`));
       return;
     }
-    if (this.hash) {
-      this.hash.update(chunk);
-      cb(null, chunk);
-      return;
-    }
-    // Off-thread: the chunk is copied into the next batch, so it can be passed on at once; the callback waits
-    // only while the hashing thread is behind by more than its in-flight limit.
-    const wait = this.threadHash!.update(chunk);
-    this.push(chunk);
-    if (wait) wait.then(() => cb(), cb);
-    else cb();
+    this.hash.update(chunk);
+    cb(null, chunk);
   }
   override _flush(cb: TransformCallback): void {
     if (this.expectedSize !== undefined && this.seen !== this.expectedSize) {
-      this.threadHash?.abort();
       cb(new LadingError('digest-mismatch', `${this.what}: size mismatch: expected ${this.expectedSize} bytes, got ${this.seen}`));
       return;
     }
-    const finish = (hex: string) => {
-      const actual = `${this.algorithm}:${hex}`;
-      this.actualDigest = actual;
-      if (this.expectedDigest && actual !== this.expectedDigest) {
-        cb(new LadingError('digest-mismatch', `${this.what}: digest mismatch: expected ${this.expectedDigest}, got ${actual}`));
-        return;
-      }
-      cb();
-    };
-    if (this.hash) finish(this.hash.digest('hex'));
-    else this.threadHash!.digest().then(finish, cb);
-  }
-  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
-    this.threadHash?.abort();
-    cb(err);
+    const actual = `${this.algorithm}:${this.hash.digest('hex')}`;
+    this.actualDigest = actual;
+    if (this.expectedDigest && actual !== this.expectedDigest) {
+      cb(new LadingError('digest-mismatch', `${this.what}: digest mismatch: expected ${this.expectedDigest}, got ${actual}`));
+      return;
+    }
+    cb();
   }
   actualDigest?: string;
 }

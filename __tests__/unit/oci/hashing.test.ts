@@ -1,19 +1,18 @@
 /**
- * Hashing for speed without losing a check: large streams are hashed on the hashing thread, a download is
- * hashed once on its way into a layout (not twice), and files are written in 1 MiB pieces (issue 6).
+ * Hashing for speed without losing a check: a download is hashed once on its way into a layout (not twice),
+ * and files are written in 1 MiB pieces (issue 6).
  */
 import { describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { coalesce, WRITE_SIZE } from '../../../src/content/atomic-file.js';
+import { WRITE_SIZE, writeFileAtomic } from '../../../src/content/atomic-file.js';
 import { MemoryStore } from '../../../src/content/memory.js';
 import { OciLayoutStore } from '../../../src/content/oci-layout/store.js';
 import type { Descriptor } from '../../../src/oci/descriptor.js';
 import { isVerified, markVerified, VerifyingStream } from '../../../src/oci/digest.js';
-import { OFF_THREAD_MIN_SIZE, ThreadHash } from '../../../src/oci/hash-thread.js';
 import { copyGraph } from '../../../src/ops/copy.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
@@ -39,70 +38,40 @@ async function drain(stream: Readable): Promise<Buffer> {
   return Buffer.concat(out);
 }
 
-describe('the hashing thread', () => {
-  const big = randomBytes(OFF_THREAD_MIN_SIZE + 3 * 1024 * 1024 + 17);
-
-  it('gives the digest node:crypto gives, across uneven chunks and partial batches', async () => {
-    const h = ThreadHash.create('sha256');
-    expect(h).toBeDefined();
-    for await (const c of pieces(big)) await h!.update(c as Buffer);
-    expect(`sha256:${await h!.digest()}`).toBe(sha256(big));
-  });
-
-  it('keeps several hashes apart, and a dropped one does not disturb the others', async () => {
-    const a = randomBytes(3 * 1024 * 1024 + 1);
-    const b = randomBytes(2 * 1024 * 1024 + 7);
-    const ha = ThreadHash.create('sha512')!;
-    const hb = ThreadHash.create('sha256')!;
-    const dropped = ThreadHash.create('sha256')!;
-    await dropped.update(randomBytes(1024 * 1024));
-    dropped.abort();
-    await Promise.all([ha.update(a), hb.update(b)]);
-    expect(await ha.digest()).toBe(createHash('sha512').update(a).digest('hex'));
-    expect(`sha256:${await hb.digest()}`).toBe(sha256(b));
-  });
-
-  it('a large VerifyingStream passes its bytes through unchanged and checks them on the thread', async () => {
-    const v = new VerifyingStream(sha256(big), big.length, 'big blob');
-    expect(v.offThread).toBe(true);
-    expect(new VerifyingStream(sha256(big), OFF_THREAD_MIN_SIZE - 1).offThread).toBe(false);
-    const [out] = await Promise.all([drain(v), pipeline(pieces(big), v)]);
-    expect(out.equals(big)).toBe(true);
-    expect(v.actualDigest).toBe(sha256(big));
-  });
-
-  it('a large stream with one byte changed fails as a digest mismatch', async () => {
-    const bad = Buffer.from(big);
-    bad[OFF_THREAD_MIN_SIZE + 5] ^= 1;
-    const v = new VerifyingStream(sha256(big), big.length, 'big blob');
-    const done = pipeline(pieces(bad), v, new PassThrough().resume());
-    await expect(done).rejects.toMatchObject({ kind: 'digest-mismatch', message: expect.stringContaining(`expected ${sha256(big)}`) });
-  });
-
-  it('a large stream destroyed half-way leaves the thread usable', async () => {
-    const v = new VerifyingStream(sha256(big), big.length, 'big blob');
-    v.write(big.subarray(0, 5 * 1024 * 1024));
-    v.destroy();
-    const again = new VerifyingStream(sha256(big), big.length, 'big blob');
-    await pipeline(pieces(big), again, new PassThrough().resume());
-    expect(again.actualDigest).toBe(sha256(big));
-  });
-});
-
-describe('writes in large pieces', () => {
-  it('coalesce() joins small chunks into writes of at least 1 MiB and keeps every byte in order', async () => {
+describe('writeFileAtomic', () => {
+  it('writes every byte of an async iterable in order, across many small pieces', async () => {
     const data = randomBytes(3 * WRITE_SIZE + 12345);
-    const sizes: number[] = [];
-    const out: Buffer[] = [];
-    await pipeline(pieces(data, [65536, 16384, 1000]), coalesce(), async (source: AsyncIterable<Buffer>) => {
-      for await (const c of source) {
-        sizes.push(c.length);
-        out.push(c);
+    const file = join(tmpDir('lading-gather-'), 'out.bin');
+    await writeFileAtomic(file, pieces(data, [65536, 16384, 1000, 2 * WRITE_SIZE]));
+    expect(readFileSync(file).equals(data)).toBe(true);
+  });
+
+  it('a source failing after some writes leaves no file, no temporary file, and its clean-up runs', async () => {
+    const dir = tmpDir('lading-gather-');
+    let cleaned = false;
+    const source = (async function* () {
+      try {
+        yield randomBytes(WRITE_SIZE + 1);
+        yield randomBytes(10);
+        throw new Error('source broke');
+      } finally {
+        cleaned = true;
       }
-    });
-    expect(Buffer.concat(out).equals(data)).toBe(true);
-    expect(sizes.slice(0, -1).every((n) => n >= WRITE_SIZE)).toBe(true);
-    expect(sizes.length).toBeLessThanOrEqual(4);
+    })();
+    await expect(writeFileAtomic(join(dir, 'out.bin'), source)).rejects.toThrow('source broke');
+    expect(readdirSync(dir)).toEqual([]);
+    expect(cleaned).toBe(true);
+  });
+
+  it('a failure before the first byte (the target is a folder) stops the source without starting it', async () => {
+    const dir = tmpDir('lading-gather-');
+    let started = false;
+    const source = (async function* () {
+      started = true;
+      yield Buffer.from('x');
+    })();
+    await expect(writeFileAtomic(dir, source)).rejects.toMatchObject({ kind: 'usage' });
+    expect(started).toBe(false);
   });
 });
 

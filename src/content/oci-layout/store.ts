@@ -294,8 +294,8 @@ export class OciLayoutStore implements Target, TagLister, Deleter, ReferrerListe
   /**
    * Streams the content through a VerifyingStream into a temporary file next to the blob's final
    * name (writeFileAtomic: blobs/<alg>/.<hex>.<random>.partial), renamed only once verified and
-   * removed on any failure. The source is only read once the file is open (a lazy generator), so
-   * a verification error always reaches the writer instead of going unhandled.
+   * removed on any failure. The source is only read once the file is open (a lazy generator, handed to the
+   * writer as it is), so a verification error always reaches the writer instead of going unhandled.
    */
   private async writeBlob(desc: Descriptor, content: Content, file: string): Promise<void> {
     const verified = async function* (): AsyncGenerator<Buffer> {
@@ -312,7 +312,7 @@ export class OciLayoutStore implements Target, TagLister, Deleter, ReferrerListe
         source.destroy();
       }
     };
-    await writeFileAtomic(file, Readable.from(verified()));
+    await writeFileAtomic(file, verified());
   }
 
   /** The descriptor of a blob not listed in index.json: a manifest's media type when it is one, else octet-stream (as oras-go). */
