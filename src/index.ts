@@ -10,3 +10,5 @@ export { digestOf, parseDigest, VerifyingStream } from './oci/digest.js';
 export { parsePlatform, selectPlatform, detectManifestMediaType } from './oci/manifest.js';
 export type { Descriptor, ImageManifest, ImageIndex, Platform } from './oci/descriptor.js';
 export { main as runCli } from './cli/main.js';
+export { seekable, fileContent, parseChunkSize, DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_THRESHOLD, type SeekableContent, type UploadSource } from './registry/upload.js';
+export { rateLimitOf, describeRateLimit, type RateLimit } from './registry/http/rate-limit.js';
