@@ -66,48 +66,79 @@ export function isVerified(stream: object, digest: string, size: number): boolea
 }
 
 /**
- * A pass-through stream that hashes and counts what flows through it, and fails
- * at the end when the size or digest does not match what was expected. Bytes beyond
- * the expected size fail immediately (trailing data is rejected, nothing unbounded is read).
+ * Hashes and counts bytes and judges them against an expected digest and size: `update` fails at once on bytes
+ * beyond the expected size (trailing data is rejected, nothing unbounded is read), `finish` on a short body or a
+ * wrong digest. The check behind VerifyingStream, usable inside another stream without a layer of its own.
  */
-export class VerifyingStream extends Transform {
+export class Verifier {
   private readonly hash: Hash;
-  private readonly algorithm: string;
+  readonly algorithm: string;
   private seen = 0;
+  actualDigest?: string;
   constructor(
-    private readonly expectedDigest: string | undefined,
-    private readonly expectedSize: number | undefined,
+    readonly expectedDigest: string | undefined,
+    readonly expectedSize: number | undefined,
     private readonly what = 'content',
   ) {
-    super();
-    if (expectedDigest && expectedSize !== undefined) markVerified(this, expectedDigest, expectedSize);
     this.algorithm = expectedDigest ? parseDigest(expectedDigest).algorithm : 'sha256';
     this.hash = newHasher(this.algorithm);
   }
   get bytes(): number {
     return this.seen;
   }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  update(chunk: Uint8Array): void {
     this.seen += chunk.length;
     if (this.expectedSize !== undefined && this.seen > this.expectedSize) {
-      cb(new LadingError('digest-mismatch', `${this.what}: more data than the expected ${this.expectedSize} bytes`));
-      return;
+      throw new LadingError('digest-mismatch', `${this.what}: more data than the expected ${this.expectedSize} bytes`);
     }
     this.hash.update(chunk);
-    cb(null, chunk);
   }
-  override _flush(cb: TransformCallback): void {
+  finish(): void {
     if (this.expectedSize !== undefined && this.seen !== this.expectedSize) {
-      cb(new LadingError('digest-mismatch', `${this.what}: size mismatch: expected ${this.expectedSize} bytes, got ${this.seen}`));
-      return;
+      throw new LadingError('digest-mismatch', `${this.what}: size mismatch: expected ${this.expectedSize} bytes, got ${this.seen}`);
     }
     const actual = `${this.algorithm}:${this.hash.digest('hex')}`;
     this.actualDigest = actual;
     if (this.expectedDigest && actual !== this.expectedDigest) {
-      cb(new LadingError('digest-mismatch', `${this.what}: digest mismatch: expected ${this.expectedDigest}, got ${actual}`));
+      throw new LadingError('digest-mismatch', `${this.what}: digest mismatch: expected ${this.expectedDigest}, got ${actual}`);
+    }
+  }
+}
+
+/**
+ * A pass-through stream that hashes and counts what flows through it, and fails
+ * at the end when the size or digest does not match what was expected. Bytes beyond
+ * the expected size fail immediately (trailing data is rejected, nothing unbounded is read).
+ */
+export class VerifyingStream extends Transform {
+  private readonly verifier: Verifier;
+  constructor(expectedDigest: string | undefined, expectedSize: number | undefined, what = 'content') {
+    super();
+    if (expectedDigest && expectedSize !== undefined) markVerified(this, expectedDigest, expectedSize);
+    this.verifier = new Verifier(expectedDigest, expectedSize, what);
+  }
+  get bytes(): number {
+    return this.verifier.bytes;
+  }
+  get actualDigest(): string | undefined {
+    return this.verifier.actualDigest;
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    try {
+      this.verifier.update(chunk);
+    } catch (err) {
+      cb(err as Error);
+      return;
+    }
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    try {
+      this.verifier.finish();
+    } catch (err) {
+      cb(err as Error);
       return;
     }
     cb();
   }
-  actualDigest?: string;
 }

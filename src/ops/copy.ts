@@ -1,6 +1,7 @@
 import { pipeline, Readable } from 'node:stream';
 import type { Content, ReadOnlyTarget, ReferrerLister, Storage, TagLister, Target } from '../content/interfaces.js';
 import { fetchAll, isReferrerLister } from '../content/interfaces.js';
+import { lazyStream } from '../content/lazy-stream.js';
 import { LadingError, toLadingError } from '../errors/errors.js';
 import type { Descriptor, Platform } from '../oci/descriptor.js';
 import { isVerified, markVerified, VerifyingStream } from '../oci/digest.js';
@@ -97,25 +98,26 @@ async function fetchManifestBytes(src: ReadOnlyTarget, desc: Descriptor, sides: 
  */
 function streamFrom(src: ReadOnlyTarget, desc: Descriptor, sides: Sides, failure: { error?: LadingError }): () => Readable {
   return () =>
-    markVerified(Readable.from(
-      (async function* () {
-        try {
+    markVerified(
+      lazyStream(
+        async () => {
           // Verified exactly once: by the source's own stream when it says so, else here; the stream handed on
           // is marked, so a destination that checks digests (an OCI layout) does not hash the bytes again.
           const fetched = await src.fetch(desc);
-          if (isVerified(fetched, desc.digest, desc.size)) yield* fetched;
-          else {
-            const verifier = new VerifyingStream(desc.digest, desc.size, `blob ${desc.digest}`);
-            pipeline(fetched, verifier, () => undefined);
-            yield* verifier;
-          }
-        } catch (err) {
+          if (isVerified(fetched, desc.digest, desc.size)) return fetched;
+          const verifier = new VerifyingStream(desc.digest, desc.size, `blob ${desc.digest}`);
+          pipeline(fetched, verifier, () => undefined);
+          return verifier;
+        },
+        (err) => {
           const e = sides.label(err, 'source');
           failure.error = e;
-          throw new LadingError(e.kind, e.message);
-        }
-      })(),
-    ), desc.digest, desc.size);
+          return new LadingError(e.kind, e.message);
+        },
+      ),
+      desc.digest,
+      desc.size,
+    );
 }
 
 /** Two registry repositories on one registry (same host and scheme), where a blob can be mounted. */

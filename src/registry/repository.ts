@@ -1,13 +1,12 @@
-import { pipeline, Readable, Transform } from 'node:stream';
-import { LadingError, RegistryResponseError, toLadingError } from '../errors/errors.js';
+import { Readable, Transform } from 'node:stream';
+import { LadingError, RegistryResponseError } from '../errors/errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
-import { digestOf, isDigest, VerifyingStream, newHasher } from '../oci/digest.js';
+import { digestOf, isDigest, markVerified, newHasher, Verifier } from '../oci/digest.js';
 import { detectManifestMediaType, parseManifestJson } from '../oci/manifest.js';
 import { isSchema1Type, MANIFEST_ACCEPT } from '../oci/mediatypes.js';
 import { repositoryScope } from './auth/scope.js';
 import { responseError } from './errors.js';
 import { appendQuery, resolveLocation } from './http/redirect.js';
-import { redactUrl } from './http/retry.js';
 import { discard, dump, headerValue, readBounded, type HttpResponse } from './http/types.js';
 import { paginate, type Registry } from './registry.js';
 import { formatSize, minLengthOf, uploadBlob, uploadStreamChunked, type Session, type UploadSource, type Uploader } from './upload.js';
@@ -100,22 +99,20 @@ export class Repository {
     // No size from the caller or the response: ask with HEAD, so an endless body cannot be written without bound.
     if (size === undefined) size = (await this.statBlob(digest).catch(() => undefined))?.size;
     if (size !== undefined && size < 0) size = undefined;
-    const verifier = new VerifyingStream(digest, size, `blob ${digest}`);
-    // A dropped connection is resumed with Range from where it broke (when the size is known), into the
-    // same verifier, so the whole digest is still checked; a body that cannot go on names its request.
+    // A dropped connection is resumed with Range from where it broke (when the size is known), and every byte
+    // goes through one verifier, so the whole digest is still checked; a body that cannot go on names its request.
     const { log, sleep, retry } = this.registry.options;
-    const body = resumableBody(res, {
+    const stream = resumableBody(res, {
       what: `blob ${digest}`,
       size,
       request: (headers) => this.registry.send({ method: 'GET', url: this.blobUrl(digest), headers, scopes: this.pull }),
       policy: retry,
       log,
       sleep,
+      verify: new Verifier(digest, size, `blob ${digest}`),
     });
-    // pipeline() owns the errors: a mismatch found before the caller starts reading is kept on the
-    // stream (and reported to whoever consumes it) instead of being an unhandled 'error' event.
-    pipeline(body, verifier, () => {});
-    const stream = verifier;
+    // Marked: a store writing this stream (an OCI layout) need not hash the same bytes again.
+    if (size !== undefined) markVerified(stream, digest, size);
     return { descriptor: { mediaType: 'application/octet-stream', digest, size: size ?? -1 }, stream };
   }
 

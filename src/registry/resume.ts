@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { LadingError, toLadingError } from '../errors/errors.js';
+import type { Verifier } from '../oci/digest.js';
 import { responseError } from './errors.js';
 import { DEFAULT_RETRY, redactUrl, retryDelay, type RetryPolicy } from './http/retry.js';
 import { discard, dump, headerValue, type HttpResponse } from './http/types.js';
@@ -19,6 +20,8 @@ export interface ResumeOptions {
   log?: (line: string) => void;
   sleep?: (ms: number) => Promise<void>;
   maxResumesWithoutProgress?: number;
+  /** Checks every byte handed on, and the whole at the end (one stream layer instead of a VerifyingStream behind this one). */
+  verify?: Verifier;
 }
 
 /**
@@ -67,9 +70,11 @@ export function resumableBody(first: HttpResponse, options: ResumeOptions): Read
                 if (b.length === 0) continue;
               }
               offset += b.length;
+              options.verify?.update(b);
               yield b;
             }
-            return; // the body ended: the verifier judges its size and digest
+            options.verify?.finish();
+            return; // the body ended and its size and digest are right (or nobody asked)
           } catch (err) {
             failure = err;
           }
