@@ -52,7 +52,7 @@ function positive(v, flag) {
   return n;
 }
 function usage(err) {
-  const text = `Usage: npm run bench -- [--runs N] [--quick] [--only SECTION,…] [--startup-runs N] [--json FILE] [--tmp DIR] [--keep]
+  const text = `Usage: npm run bench -- [--runs N] [--quick] [--only SECTION,…] [--startup-runs N] [--json FILE] [--tmp DIR] [--keep] [--wait-idle S]
 
   --runs N          timed runs per tool and case (default 3), alternating lading/skopeo
   --quick           smaller sizes: 8 × 8 MiB layers, a 128 MiB blob, 500 × 4 KiB files

@@ -108,7 +108,9 @@ export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
 
 function unknownFlag(flag: string, specs: FlagSpec[]): LadingError {
   const name = flag.replace(/^-+/, '');
-  const close = specs.find((s) => s.long.startsWith(name) || name.startsWith(s.long));
+  // A one-sided flag on a two-sided command (copy: --chunk-size → --to-chunk-size) first, then a near spelling.
+  const close =
+    specs.find((s) => s.long === `to-${name}`) ?? specs.find((s) => s.long === `from-${name}`) ?? specs.find((s) => s.long.startsWith(name) || name.startsWith(s.long));
   return new LadingError('usage', `unknown flag: ${flag}${close ? ` (did you mean --${close.long}?)` : ''}`);
 }
 

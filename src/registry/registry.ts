@@ -59,7 +59,7 @@ class DebugTransport implements Transport {
     const started = Date.now();
     try {
       const res = await this.base.do(req);
-      const extra = ['docker-content-digest', 'content-type', 'content-length', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit', 'ratelimit-policy', 'x-ratelimit-remaining', 'retry-after', 'www-authenticate']
+      const extra = ['docker-content-digest', 'content-type', 'content-length', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit', 'ratelimit-policy', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after', 'www-authenticate']
         .map((h) => [h, headerValue(res, h)])
         .filter(([, v]) => v)
         .map(([h, v]) => `${h}: ${v}`)

@@ -142,7 +142,8 @@ describe('B17: 429 and retries', () => {
     const err = await rejection(repo.fetchManifest('1.0'));
     reg.assertDone();
     expect(sleeps).toEqual([]);
-    expect(logs).toEqual([]);
+    // No wait, and one line saying why not.
+    expect(logs).toEqual([`GET ${reg.origin}/v2/team/app/manifests/1.0: 429; the registry asks to wait 61 s, more than the 60 s lading waits: not retrying`]);
     expect(err.kind).toBe('rate-limited');
     expect(err.exitCode).toBe(6);
     expect(err.message).toBe(`cannot fetch manifest ${reg.host}/team/app:1.0: GET ${reg.origin}/v2/team/app/manifests/1.0: 429 Too Many Requests: Too Many Requests (HAP429).`);

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { toLadingError } from '../../errors/errors.js';
+import { LadingError, toLadingError } from '../../errors/errors.js';
 import { dump, headerValue, type HttpRequest, type HttpResponse, type Transport } from './types.js';
 
 /**
@@ -100,14 +100,29 @@ export class RetryTransport implements Transport {
         : undefined;
       if (delay === undefined) {
         if (error) throw networkError(error, req);
+        const asked = res && repeatable && RETRY_STATUS.has(res.status) ? parseRetryAfter(headerValue(res, 'retry-after')) : undefined;
+        if (asked !== undefined && asked > policy.maxDelayMs && attempt <= policy.maxRetries) {
+          this.options.log?.(
+            `${req.method} ${redactUrl(req.url)}: ${res!.status}; the registry asks to wait ${Math.ceil(asked / 1000)} s, more than the ${Math.round(policy.maxDelayMs / 1000)} s lading waits: not retrying`,
+          );
+        }
         return res!;
       }
-      const why = res ? `${res.status}` : String(code);
+      const why = res ? `${res.status}` : describeCode(String(code));
       if (res) await dump(res.body);
       this.options.log?.(`${req.method} ${redactUrl(req.url)}: ${why}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${policy.maxRetries + 1})`);
       await sleep(delay);
     }
   }
+}
+
+/** A connection-level error code in words, for the one-line retry messages. */
+function describeCode(code: string): string {
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'no response headers in time (LADING_HTTP_TIMEOUT)';
+  if (code === 'UND_ERR_BODY_TIMEOUT') return 'the response body stalled (LADING_HTTP_TIMEOUT)';
+  if (code === 'EPIPE') return 'the connection was closed while the request body was being sent';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'the connection was reset';
+  return code;
 }
 
 /** URL for messages: no userinfo, and query values that look like signatures or tokens removed. */
@@ -118,6 +133,8 @@ export function redactUrl(url: string): string {
     u.password = '';
     for (const key of [...u.searchParams.keys()]) {
       if (/sig|token|credential|secret|password|key|auth/i.test(key)) u.searchParams.set(key, 'REDACTED');
+      // Upload state (Distribution's `_state`) is opaque and hundreds of characters long: shown shortened.
+      else if ((u.searchParams.get(key) ?? '').length > 40) u.searchParams.set(key, `${u.searchParams.get(key)!.slice(0, 12)}…`);
     }
     return u.toString();
   } catch {
@@ -125,16 +142,43 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** The address:port a refused connection went to, when it is not the request's own host (a proxy's). */
+function refusedElsewhere(error: unknown, url: string): string | undefined {
+  const e = error as { address?: string; port?: number; cause?: { address?: string; port?: number } };
+  const address = e.address ?? e.cause?.address;
+  const port = e.port ?? e.cause?.port;
+  if (!address || !port) return undefined;
+  try {
+    const u = new URL(url);
+    const want = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const local = (h: string) => h === 'localhost' || h === '127.0.0.1' || h === '::1';
+    if (port === want && (address === host || (local(address) && local(host)))) return undefined;
+    return `${address.includes(':') ? `[${address}]` : address}:${port}`;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A connection-level failure as a 'network' error naming the request, with a hint for TLS and resets. */
 function networkError(error: unknown, req: HttpRequest) {
-  const e = toLadingError(error);
-  if (e.kind !== 'network') return e;
   const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code ?? '';
+  // A socket's EPIPE is the registry (or a proxy) closing the connection mid-request, not a closed stdout.
+  const e = code === 'EPIPE' ? new LadingError('network', describeCode(code), { cause: error }) : toLadingError(error);
+  if (e.kind !== 'network') return e;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') e.message = describeCode(code);
   let hint = '';
   if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|DEPTH_ZERO/.test(code) || /certificate/i.test(e.message)) {
     hint = ' (TLS: trust the registry\'s CA with --ca-file, or skip verification with --insecure)';
-  } else if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
+  } else if ((code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') && req.url.startsWith('https:')) {
     hint = ' (the registry closed the connection; if it requires a client certificate, pass --cert-file and --key-file)';
+  } else if (code === 'EPIPE' && req.body !== undefined) {
+    hint = ' (a registry or proxy that refuses large bodies may close the connection: try --chunk-size)';
+  } else if (code === 'ECONNREFUSED' && refusedElsewhere(error, req.url)) {
+    hint = ` (the connection to ${refusedElsewhere(error, req.url)} was refused: that is the proxy from HTTPS_PROXY/HTTP_PROXY; check it, or exempt the host with NO_PROXY)`;
+  } else if (/Proxy response \(\d+\)/.test(e.message)) {
+    e.message = `the proxy from HTTPS_PROXY/HTTP_PROXY refused to open a tunnel (${/Proxy response \((\d+)\)/.exec(e.message)![1]})`;
+    hint = '; check the proxy, or exempt the host with NO_PROXY';
   } else if (code === 'ECONNREFUSED') {
     hint = ' (nothing is listening there; check the host and port, and --plain-http)';
   } else if (req.url.startsWith('https:') && /wrong version number|ERR_SSL_|EPROTO/i.test(e.message + code)) {

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { LadingError } from '../../errors/errors.js';
 import type { HttpRequest, HttpResponse, Transport } from './types.js';
 
 export interface TlsOptions {
@@ -49,6 +50,18 @@ export function createDispatcher(tls: TlsOptions = {}, env: NodeJS.ProcessEnv = 
   };
   const httpProxy = envVar(env, 'HTTP_PROXY');
   const httpsProxy = envVar(env, 'HTTPS_PROXY');
+  for (const [name, value] of [['HTTP_PROXY', httpProxy], ['HTTPS_PROXY', httpsProxy]] as const) {
+    if (value !== undefined && !/^https?:\/\/[^/]/i.test(value)) {
+      throw new LadingError('usage', `invalid ${name} (or ${name.toLowerCase()}): expected a URL such as http://proxy.example:3128, with its scheme`);
+    }
+    if (value !== undefined) {
+      try {
+        new URL(value);
+      } catch {
+        throw new LadingError('usage', `invalid ${name} (or ${name.toLowerCase()}): not a URL`);
+      }
+    }
+  }
   if (!httpProxy && !httpsProxy) return new Agent(options);
   // Values from `env` only (never process.env behind its back): '' means no proxy for that scheme.
   return new EnvHttpProxyAgent({ ...options, httpProxy: httpProxy ?? '', httpsProxy: httpsProxy ?? '', noProxy: envVar(env, 'NO_PROXY') ?? '', requestTls: connect });
