@@ -95,6 +95,7 @@ export class Registry {
     const base = new RedirectTransport(bottom);
     this.transport = new AuthTransport(base, {
       registry: name,
+      origin: new URL(this.baseUrl).origin,
       credentials: options.credentials ?? (async () => undefined),
       // Which scheme a host uses and each token fetched are trace lines (--debug), not status: ORAS prints neither.
       log: options.debug,

@@ -317,7 +317,7 @@ export class Repository {
     if (isSchema1Type(headerValue(res, 'content-type')?.split(';')[0].trim())) detectManifestMediaType({ schemaVersion: 1 });
     const digest = digestOf(bytes);
     if (isDigest(reference) && reference !== digest) {
-      if (!reference.startsWith('sha256:') || digestOf(bytes, reference.split(':')[0]) !== reference) {
+      if (reference.startsWith('sha256:') || digestOf(bytes, reference.split(':')[0]) !== reference) {
         throw new LadingError('digest-mismatch', `manifest ${reference} from ${this.where}: content digest is ${digest}`);
       }
     }

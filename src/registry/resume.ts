@@ -7,6 +7,11 @@ import { discard, dump, headerValue, type HttpResponse } from './http/types.js';
 
 /** Resumes in a row that bring no new byte before a download gives up; any progress starts the count again. */
 export const MAX_RESUMES_WITHOUT_PROGRESS = 5;
+/**
+ * Resumes of one download in all, progress or not: a server that sends a few bytes and drops the connection
+ * every time would otherwise be followed for ever (a byte per resume).
+ */
+export const MAX_RESUMES = 100;
 
 export interface ResumeOptions {
   /** What is downloaded, for messages: `blob sha256:…`. */
@@ -20,6 +25,8 @@ export interface ResumeOptions {
   log?: (line: string) => void;
   sleep?: (ms: number) => Promise<void>;
   maxResumesWithoutProgress?: number;
+  /** Resumes in all (default MAX_RESUMES). */
+  maxResumes?: number;
   /** Checks every byte handed on, and the whole at the end (one stream layer instead of a VerifyingStream behind this one). */
   verify?: Verifier;
 }
@@ -53,6 +60,7 @@ export function resumableBody(first: HttpResponse, options: ResumeOptions): Read
     let offset = 0; // bytes handed on
     let skip = 0; // bytes of a 200 reply that were handed on already
     let attempt = 0; // resumes in a row without progress
+    let resumes = 0; // resumes in all
     let failure: unknown;
     let detail = ''; // the last failure: a body error's message, or a failed request's whole message
     let where = `GET ${redactUrl(first.url)}`; // the request whose body broke last
@@ -91,6 +99,13 @@ export function resumableBody(first: HttpResponse, options: ResumeOptions): Read
           const e = toLadingError(failure);
           e.message = `${what}: resuming after ${offset} of ${size} bytes: ${e.message}`;
           throw e;
+        }
+        if (++resumes > (options.maxResumes ?? MAX_RESUMES)) {
+          throw new LadingError(
+            'network',
+            `${what}: ${where}: connection lost after ${offset} of ${size} bytes, gave up after ${options.maxResumes ?? MAX_RESUMES} resumes in all (last error: ${detail})`,
+            { cause: failure },
+          );
         }
         if (attempt > maxStalls) {
           throw new LadingError(

@@ -3,6 +3,7 @@
  * closed connection, a wait longer than lading makes) and the exit code is the README's (issue 6 review).
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDispatcher } from '../../../src/registry/http/undici-transport.js';
@@ -77,6 +78,11 @@ describe('URLs in messages', () => {
       'http://r.example/v2/a/blobs/uploads/u?_state=AAAAAAAAAAAA%E2%80%A6&X-Amz-Signature=REDACTED',
     );
     expect(redactUrl('http://r.example/v2/a/blobs/uploads/u?_state=short')).toBe('http://r.example/v2/a/blobs/uploads/u?_state=short');
+    // A CDN's signed URL (Docker Hub's Cloudflare blobs use verify=): every value that is not the API's own is hidden.
+    expect(redactUrl('https://cdn.example/data?verify=1708012345-SECRETHMAC%3D&expires=1&hdnts=exp~acl~hmac')).toBe(
+      'https://cdn.example/data?verify=REDACTED&expires=REDACTED&hdnts=REDACTED',
+    );
+    expect(redactUrl('https://u:p@r.example/v2/a/tags/list?n=10&last=v1&digest=sha256%3Aab')).toBe('https://r.example/v2/a/tags/list?n=10&last=v1&digest=sha256%3Aab');
   });
 });
 
@@ -133,5 +139,32 @@ describe('flags', () => {
     const r = await lading(['cp', '--chunk-size', '1MiB', 'a/b:c', 'd/e:f'], { env: ENV });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('unknown flag: --chunk-size (did you mean --to-chunk-size?)');
+  });
+});
+
+describe('manifests addressed by a sha512 digest', () => {
+  const body = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: `sha256:${'4'.repeat(64)}`, size: 2 }, layers: [] }));
+  const sha512 = `sha512:${createHash('sha512').update(body).digest('hex')}`;
+  const headers = { 'content-type': 'application/vnd.oci.image.manifest.v1+json' };
+  let reg: FakeRegistry | undefined;
+  afterEach(async () => {
+    await reg?.close();
+    reg = undefined;
+  });
+
+  it('are fetched when the bytes hash to that sha512 digest', async () => {
+    reg = await FakeRegistry.start([{ method: 'GET', path: `/v2/a/b/manifests/${sha512}`, headers, body }]);
+    const r = await lading(['manifest', 'fetch', '--plain-http', `${reg.host}/a/b@${sha512}`], { env: ENV });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(body.toString());
+  });
+
+  it('are refused (exit 5) when they do not', async () => {
+    const other = Buffer.concat([body, Buffer.from(' ')]);
+    reg = await FakeRegistry.start([{ method: 'GET', path: `/v2/a/b/manifests/${sha512}`, headers, body: other }]);
+    const r = await lading(['manifest', 'fetch', '--plain-http', `${reg.host}/a/b@${sha512}`], { env: ENV });
+    expect(r.code).toBe(5);
+    expect(r.stdout).toBe('');
   });
 });

@@ -6,6 +6,9 @@ import { createHash } from 'node:crypto';
 import type http from 'node:http';
 import { describe, expect, it } from '@jest/globals';
 import { Agent } from 'undici';
+import { Readable } from 'node:stream';
+import { resumableBody } from '../../../src/registry/resume.js';
+import type { HttpResponse } from '../../../src/registry/http/types.js';
 import { readAll, rejection, useFakes } from './harness.js';
 
 const { fake, client } = useFakes();
@@ -219,6 +222,39 @@ describe('a blob download resumes with Range after a dropped connection', () => 
     expect([reg.seen[3].headers.authorization, reg.seen[3].headers.range, reg.seen[3].headers['if-range']]).toEqual(['Bearer jwt-1', 'bytes=90000-', ETAG]);
     // … and the storage host gets the Range without the registry's Authorization.
     expect([storage.seen[1].headers.authorization, storage.seen[1].headers.range]).toEqual([undefined, 'bytes=90000-']);
-    expect(logs).toEqual([`GET ${storage.origin}/blobs/abc?X-Amz-Signature=REDACTED&X-Amz-Expires=300: connection lost after 90000 of ${SIZE} bytes; resuming`]);
+    expect(logs).toEqual([`GET ${storage.origin}/blobs/abc?X-Amz-Signature=REDACTED&X-Amz-Expires=REDACTED: connection lost after 90000 of ${SIZE} bytes; resuming`]);
+  });
+});
+
+describe('resumableBody: a bound on resumes in all', () => {
+  /** A body that gives `bytes` and then fails like a dropped connection. */
+  const trickle = (from: number, bytes: number) =>
+    Readable.from(
+      (async function* () {
+        yield DATA.subarray(from, from + bytes);
+        throw Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+      })(),
+    );
+  const reply = (status: number, body: Readable, headers: Record<string, string> = {}): HttpResponse => ({ status, headers, body, url: `http://r.example${BLOB}` });
+
+  it('a server that gives a byte and drops the connection every time is given up after maxResumes, with progress or not', async () => {
+    let offset = 1;
+    const requests: string[] = [];
+    const body = resumableBody(reply(200, trickle(0, 1), { 'content-length': String(SIZE) }), {
+      what: `blob ${D}`,
+      size: SIZE,
+      maxResumes: 3,
+      sleep: async () => undefined,
+      request: async (headers) => {
+        requests.push(headers.range);
+        const res = reply(206, trickle(offset, 1), { 'content-range': `bytes ${offset}-${SIZE - 1}/${SIZE}` });
+        offset += 1;
+        return res;
+      },
+    });
+    const err = await rejection(readAll(body));
+    expect(requests).toEqual(['bytes=1-', 'bytes=2-', 'bytes=3-']);
+    expect(err.kind).toBe('network');
+    expect(err.message).toBe(`blob ${D}: GET http://r.example${BLOB}: connection lost after 4 of ${SIZE} bytes, gave up after 3 resumes in all (last error: other side closed)`);
   });
 });

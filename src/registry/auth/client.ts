@@ -19,6 +19,12 @@ export interface AuthTransportOptions {
   /** Registry name passed to `credentials()`. */
   registry: string;
   credentials: CredentialProvider;
+  /**
+   * The registry's own origin (`https://registry.example`). Requests to any other origin (an upload Location or
+   * a redirect naming another host) get no Authorization and no token, and their 401s are not answered with
+   * the registry's credentials (CASES B15, B23c). Unset: every host is authorised (library callers' old default).
+   */
+  origin?: string;
   /** OAuth2 client_id for the refresh-token exchange; default `lading`. */
   clientId?: string;
   log?: (line: string) => void;
@@ -63,7 +69,10 @@ export class AuthTransport implements Transport {
   }
 
   async do(req: HttpRequest): Promise<HttpResponse> {
-    const host = new URL(req.url).host;
+    const url = new URL(req.url);
+    // The registry's credentials go to the registry only: another host named by a Location gets nothing.
+    if (this.options.origin !== undefined && url.origin !== this.options.origin) return this.base.do(req);
+    const host = url.host;
     // A bare stream is consumed by the first attempt and cannot be re-sent.
     const repeatable = !(req.body !== undefined && typeof req.body === 'object' && !Buffer.isBuffer(req.body));
     let scopes = mergeScopes(req.scopes ?? []);

@@ -125,16 +125,20 @@ function describeCode(code: string): string {
   return code;
 }
 
-/** URL for messages: no userinfo, and query values that look like signatures or tokens removed. */
+/** Query parameters of the registry API, shown as they are; every other value may be a signature (a CDN's `verify=`, `hdnts=`, `Policy=` …). */
+const PLAIN_QUERY = new Set(['digest', 'mount', 'from', 'n', 'last', 'artifactType', 'scope', 'service', '_state']);
+
+/** URL for messages: no userinfo, and every query value but the registry API's own removed. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     u.username = '';
     u.password = '';
-    for (const key of [...u.searchParams.keys()]) {
-      if (/sig|token|credential|secret|password|key|auth/i.test(key)) u.searchParams.set(key, 'REDACTED');
+    for (const key of [...new Set(u.searchParams.keys())]) {
+      const value = u.searchParams.get(key) ?? '';
+      if (!PLAIN_QUERY.has(key)) u.searchParams.set(key, 'REDACTED');
       // Upload state (Distribution's `_state`) is opaque and hundreds of characters long: shown shortened.
-      else if ((u.searchParams.get(key) ?? '').length > 40) u.searchParams.set(key, `${u.searchParams.get(key)!.slice(0, 12)}…`);
+      else if (value.length > 40) u.searchParams.set(key, `${value.slice(0, 12)}…`);
     }
     return u.toString();
   } catch {
