@@ -200,7 +200,7 @@ describe('push through faults', () => {
     proxy.add({ method: 'PUT', path: /\/manifests\//, fault: { kind: 'stall-response', afterBytes: 0, ms: STALL_MS, beforeHeaders: true } });
     const r = ok(await push(`${proxy.host}/push/stall:v1`, SHORT_TIMEOUT));
     expect(waits(r)).toHaveLength(1);
-    expect(waits(r)[0]).toMatch(/UND_ERR_HEADERS_TIMEOUT/);
+    expect(waits(r)[0]).toMatch(/no response headers in time \(LADING_HTTP_TIMEOUT\)/);
     expect(await tagOnRegistry(reg, 'push/stall:v1')).toBe(digestLine(r));
   });
 
@@ -279,7 +279,7 @@ describe('pull through faults', () => {
     const out = join(work, fresh('pull-stall-'));
     const r = ok(await lading(['pull', P, `${proxy.host}/base/art:v1`, '-o', out], { env: SHORT_TIMEOUT }));
     expect(waits(r)).toHaveLength(1);
-    expect(waits(r)[0]).toMatch(/UND_ERR_HEADERS_TIMEOUT/);
+    expect(waits(r)[0]).toMatch(/no response headers in time \(LADING_HTTP_TIMEOUT\)/);
     expectPulled(out);
   });
 
@@ -307,7 +307,7 @@ describe('pull through faults', () => {
     const out = join(work, fresh('pull-body-stall-'));
     const r = ok(await lading(['pull', P, `${proxy.host}/base/art:v1`, '-o', out], { env: SHORT_TIMEOUT }));
     expect(waits(r)).toHaveLength(1);
-    expect(waits(r)[0]).toMatch(/GET .*\/manifests\/sha256:.*UND_ERR_BODY_TIMEOUT/);
+    expect(waits(r)[0]).toMatch(/GET .*\/manifests\/sha256:.*the response body stalled \(LADING_HTTP_TIMEOUT\)/);
     expect(digestLine(r)).toBe(baseDigest);
     expectPulled(out);
   });
@@ -404,7 +404,7 @@ describe('copy through faults', () => {
     const to = `${fresh('cp/stall-')}:v1`;
     const r = ok(await cp(`${reg2.host}/mirror/art:v1`, `${proxy.host}/${to}`, SHORT_TIMEOUT));
     expect(waits(r)).toHaveLength(1);
-    expect(waits(r)[0]).toMatch(/UND_ERR_HEADERS_TIMEOUT/);
+    expect(waits(r)[0]).toMatch(/no response headers in time \(LADING_HTTP_TIMEOUT\)/);
     expect(await tagOnRegistry(reg, to)).toBe(baseDigest);
   });
 

@@ -9,7 +9,7 @@ import { responseError } from './errors.js';
 import { appendQuery, resolveLocation } from './http/redirect.js';
 import { discard, dump, headerValue, readBounded, type HttpResponse } from './http/types.js';
 import { paginate, type Registry } from './registry.js';
-import { formatSize, minLengthOf, uploadBlob, uploadStreamChunked, type Session, type UploadSource, type Uploader } from './upload.js';
+import { abandonSession, formatSize, minLengthOf, uploadBlob, uploadStreamChunked, type Session, type UploadSource, type Uploader } from './upload.js';
 import { resumableBody } from './resume.js';
 
 /** A fetched manifest: its descriptor and exact bytes. */
@@ -145,6 +145,7 @@ export class Repository {
       where: this.where,
       policy: this.registry.uploads,
       log: (line) => this.registry.options.log?.(line),
+      debug: (line) => this.registry.options.debug?.(line),
       start: () => this.openSession(),
       send: (req) => this.registry.send({ ...req, scopes: this.push }),
       location: (res, url) => (headerValue(res, 'location') ? this.locationOf(res, url) : undefined),
@@ -159,12 +160,6 @@ export class Repository {
     const location = headerValue(res, 'location');
     if (!location) throw new LadingError('registry', `${this.where}: the registry answered ${res.status} without a Location header`);
     return resolveLocation(requestUrl, location);
-  }
-
-  private async finishUpload(location: string, desc: { digest: string; size: number }, source: BlobSource): Promise<Descriptor> {
-    // The body's own length when it is bytes (0 when closing a PATCHed session), else the blob size.
-    const length = Buffer.isBuffer(source) ? source.length : desc.size;
-    return this.checkPut(await this.putBlob(location, desc.digest, source, length), desc);
   }
 
   /** `PUT <location>&digest=` (CASES B23) with the body given; the reply is returned unread. */
@@ -201,14 +196,27 @@ export class Repository {
    * Pushes a stream whose digest is not known in advance (stdin): one streamed PATCH hashes the
    * bytes on the way out, then PUT ?digest= closes the session. Nothing is buffered whole. When the
    * host's policy chunks (--chunk-size, a 413 seen, or a declared size above the threshold), the
-   * stream is sent a chunk at a time instead (each chunk held in memory while it is sent).
+   * stream is sent a chunk at a time instead (each chunk held in memory while it is sent). A failed
+   * upload deletes its session (best effort).
    */
   async pushBlobStream(stream: Readable, expectedSize?: number): Promise<Descriptor> {
     const session = await this.openSession();
-    const location = session.location;
     const hash = newHasher();
     const chunk = this.registry.uploads.chunkFor(expectedSize, session.minLength);
     if (chunk !== undefined) return uploadStreamChunked(this.uploader(), session, stream, chunk, hash, expectedSize);
+    // The session's latest Location, and whether it is still open (deleted when the upload fails).
+    const at = { location: session.location, open: true };
+    try {
+      return await this.streamInto(at, stream, hash, expectedSize);
+    } catch (err) {
+      if (at.open) await abandonSession(this.uploader(), at.location);
+      throw err;
+    }
+  }
+
+  /** One streamed PATCH of `stream` to `at.location`, then the closing PUT. */
+  private async streamInto(at: { location: string; open: boolean }, stream: Readable, hash: ReturnType<typeof newHasher>, expectedSize?: number): Promise<Descriptor> {
+    const location = at.location;
     let size = 0;
     // With a declared size the body is checked as it goes: undici would otherwise fail the request with a
     // content-length error that looks like a network fault (exit 7) instead of a size mismatch (exit 5).
@@ -232,8 +240,10 @@ export class Repository {
     if (expectedSize !== undefined) headers['content-length'] = String(expectedSize);
     const res = await this.registry.send({ method: 'PATCH', url: location, headers, body: counted, scopes: this.push });
     if (res.status === 413) {
-      // The stream is spent: nothing to resend. Later uploads to this host go in chunks.
-      const learned = this.registry.uploads.refusedWhole(expectedSize ?? size);
+      // The stream is spent: nothing to resend. Later uploads to this host go in chunks. The size advised depends on
+      // the declared size only (how much of a stream was read before the refusal varies from run to run); any size
+      // works, since a chunk refused with 413 is halved until it passes.
+      const learned = this.registry.uploads.refusedWhole(expectedSize);
       const err = await responseError(res, 'PATCH', `cannot upload blob to ${this.where}`);
       err.message += ` (the registry refuses bodies this large; retry with --chunk-size set to ${formatSize(learned).replace(' ', '')} or less)`;
       throw err;
@@ -242,8 +252,10 @@ export class Repository {
     await dump(res.body);
     if (expectedSize !== undefined && size !== expectedSize) throw sizeMismatch();
     const digest = `sha256:${hash.digest('hex')}`;
-    const next = this.locationOf(res, location);
-    return this.finishUpload(next, { digest, size }, Buffer.alloc(0)).then((d) => ({ ...d, size }));
+    at.location = this.locationOf(res, location);
+    const put = await this.putBlob(at.location, digest, Buffer.alloc(0), 0);
+    if (put.status >= 200 && put.status <= 299) at.open = false;
+    return { ...(await this.checkPut(put, { digest, size })), size };
   }
 
   /**

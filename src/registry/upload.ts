@@ -23,6 +23,12 @@ import { dump, headerValue, type HttpRequest, type HttpResponse } from './http/t
  * Distribution 2.8 keeps a session only when a dropped PATCH never reached it: once any byte of a
  * PATCH arrived, the bytes stored no longer match the offset in `_state`, and every later request on
  * that session (GET, PATCH, PUT) answers 404 BLOB_UPLOAD_INVALID ("upload resumed at wrong offset").
+ *
+ * Every way round the loop is bounded: `Range: 0-0` is no byte (PATCH and GET alike), progress is
+ * only beyond the most the registry ever acknowledged in the session, resumes without progress and
+ * sessions started again are counted, and so is every interruption, progress or not. A chunk cut with
+ * nothing reaching the registry is halved first (a body limit enforced by closing the connection), as
+ * a 413 is. A session given up is deleted, best effort.
  */
 
 const KiB = 1024;
@@ -47,8 +53,20 @@ export const MIN_CHUNK_SIZE = 64 * KiB;
 export const MAX_CHUNK_SIZE = 1 * GiB;
 /** Times one blob's upload may start over in a new session (the old one lost or invalid). */
 export const MAX_SESSION_RESTARTS = 2;
-/** Resumes in a row that bring the registry no new byte before the upload gives up. */
+/**
+ * Resumes in a row that bring the registry no new byte before the upload gives up. Progress means more bytes
+ * than the registry ever acknowledged in the session: bytes it acknowledged, forgot and took again are none.
+ */
 export const MAX_RESUMES_WITHOUT_PROGRESS = 3;
+/**
+ * Interruptions one blob may meet (resumes, new sessions, chunks taken only in part), progress or not, beyond
+ * its number of chunks: however a registry answers, an upload ends.
+ */
+export const MAX_EXTRA_RESUMES = 20;
+/** A monolithic PUT larger than this that fails at the connection level is sent again in chunks. */
+export const CHUNK_FALLBACK_MIN_SIZE = 1 * MiB;
+/** How long the DELETE of an abandoned upload session may take (it is best effort). */
+const ABANDON_TIMEOUT_MS = 10_000;
 
 // ---- content that can be opened at an offset ----
 
@@ -146,11 +164,12 @@ export class UploadPolicy {
 
   /**
    * A monolithic body of `bytes` was refused (413): chunks from now on, of the configured size
-   * (4 MiB by default), and smaller than the body refused. Returns the chunk size.
+   * (4 MiB by default), and smaller than the body refused (undefined: a stream of unknown size,
+   * the configured size). Returns the chunk size.
    */
-  refusedWhole(bytes: number): number {
+  refusedWhole(bytes: number | undefined): number {
     const base = this.learned ?? (this.chunkSize || DEFAULT_CHUNK_SIZE);
-    this.learned = Math.max(MIN_CHUNK_SIZE, Math.min(base, largestPowerOfTwoBelow(bytes)));
+    this.learned = Math.max(MIN_CHUNK_SIZE, Math.min(base, bytes === undefined ? base : largestPowerOfTwoBelow(bytes)));
     return this.learned;
   }
 
@@ -183,6 +202,8 @@ export interface Uploader {
   where: string;
   policy: UploadPolicy;
   log(line: string): void;
+  /** Trace lines (--debug). */
+  debug?(line: string): void;
   /** POST …/uploads/: a new session. */
   start(): Promise<Session>;
   /** One request with the push scopes, through auth, redirects and retries. */
@@ -198,36 +219,116 @@ export interface Uploader {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** Reads `OCI-Chunk-Min-Length` of a reply that opened a session. */
+/** Reads `OCI-Chunk-Min-Length` of a reply that opened a session (as sent: a chunk size never exceeds MAX_CHUNK_SIZE, see `withMinimum`). */
 export function minLengthOf(res: HttpResponse): number {
   const v = Number(headerValue(res, 'oci-chunk-min-length') ?? '');
   return Number.isSafeInteger(v) && v > 0 ? v : 0;
 }
 
+/** One blob's upload: its session, the latest Location, and whether the session is closed (committed or deleted). */
+interface UploadState {
+  session: Session;
+  location: string;
+  closed: boolean;
+}
+
+/**
+ * Best effort `DELETE <location>` of an upload session that will not be used again (spec "Canceling an upload";
+ * Distribution answers 204), so the registry does not keep it: its answer and failure are ignored (one --debug
+ * line), and it never takes longer than ABANDON_TIMEOUT_MS.
+ */
+export async function abandonSession(up: Uploader, location: string): Promise<void> {
+  try {
+    const res = await up.send({ method: 'DELETE', url: location, signal: AbortSignal.timeout(ABANDON_TIMEOUT_MS) });
+    await dump(res.body);
+    up.debug?.(`${up.where}: abandoned upload session deleted (DELETE answered ${res.status})`);
+  } catch (err) {
+    up.debug?.(`${up.where}: abandoned upload session not deleted (${(err as Error).message}); ignored`);
+  }
+}
+
+async function abandon(up: Uploader, state: UploadState): Promise<void> {
+  if (state.closed) return;
+  state.closed = true;
+  await abandonSession(up, state.location);
+}
+
+/** The closing `PUT ?digest=` (empty body) of a chunked upload; a 2xx closes the session. */
+async function close(up: Uploader, state: UploadState, desc: { digest: string; size: number }): Promise<Descriptor> {
+  const res = await up.put(state.location, desc.digest, Buffer.alloc(0), 0);
+  if (res.status >= 200 && res.status <= 299) state.closed = true;
+  return up.finish(res, desc);
+}
+
 /**
  * Uploads a blob of known digest and size into `session`: one monolithic PUT, or chunks when the
- * host's policy says so; a 413 on the monolithic PUT switches this blob (and the host) to chunks.
+ * host's policy says so; a 413 on the monolithic PUT switches this blob (and the host) to chunks,
+ * and so does a connection that fails under a large PUT (for this blob only). A failed upload
+ * deletes its session (best effort).
  */
 export async function uploadBlob(up: Uploader, session: Session, desc: { digest: string; size: number }, source: UploadSource): Promise<Descriptor> {
-  let chunk = up.policy.chunkFor(desc.size, session.minLength);
+  const state: UploadState = { session, location: session.location, closed: false };
+  try {
+    return await uploadInto(up, state, desc, source);
+  } catch (err) {
+    await abandon(up, state);
+    throw err;
+  }
+}
+
+async function uploadInto(up: Uploader, state: UploadState, desc: { digest: string; size: number }, source: UploadSource): Promise<Descriptor> {
+  let chunk = up.policy.chunkFor(desc.size, state.session.minLength);
   if (chunk === undefined) {
     const length = Buffer.isBuffer(source) ? source.length : desc.size;
-    const res = await up.put(session.location, desc.digest, source, length);
-    if (res.status !== 413) return up.finish(res, desc);
-    await dump(res.body);
-    chunk = Math.max(up.policy.refusedWhole(length), session.minLength);
-    if (source instanceof Readable) {
-      throw new LadingError('too-large', `cannot upload blob ${desc.digest} to ${up.where}: the registry refused a body of ${formatSize(length)} (413), and the content was a stream that cannot be read again; chunks of ${formatSize(chunk)} will be used for this registry next time (or pass --chunk-size)`);
+    let res: HttpResponse | undefined;
+    try {
+      res = await up.put(state.location, desc.digest, source, length);
+    } catch (err) {
+      // A proxy enforcing a body limit may close the connection before the 413 it sent is read (nginx does not
+      // read the body it refuses): a large body that meets a connection failure goes again in chunks, which
+      // are halved for as long as they fail without reaching the registry.
+      if (!isConnectionFailure(err) || length <= CHUNK_FALLBACK_MIN_SIZE || source instanceof Readable) throw err;
+      chunk = Math.min(DEFAULT_CHUNK_SIZE, largestPowerOfTwoBelow(length));
+      up.log(`${up.where}: sending ${desc.digest} (${formatSize(length)}) in one request failed (${(err as Error).message}); uploading it in chunks of ${formatSize(chunk)}`);
+      await emptySession(up, state, err as Error);
     }
-    up.log(`${up.where}: a body of ${formatSize(length)} was refused (413 Request Entity Too Large); uploading ${desc.digest} in chunks of ${formatSize(chunk)}`);
+    if (res) {
+      if (res.status !== 413) {
+        if (res.status >= 200 && res.status <= 299) state.closed = true;
+        return up.finish(res, desc);
+      }
+      await dump(res.body);
+      chunk = Math.max(up.policy.refusedWhole(length), state.session.minLength);
+      if (source instanceof Readable) {
+        throw new LadingError('too-large', `cannot upload blob ${desc.digest} to ${up.where}: the registry refused a body of ${formatSize(length)} (413), and the content was a stream that cannot be read again; chunks of ${formatSize(chunk)} will be used for this registry next time (or pass --chunk-size)`);
+      }
+      up.log(`${up.where}: a body of ${formatSize(length)} was refused (413 Request Entity Too Large); uploading ${desc.digest} in chunks of ${formatSize(chunk)}`);
+    }
   }
   const reader = chunkReader(source, desc.size);
   try {
-    const done = await sendChunks(up, session, reader, chunk, desc);
-    return await up.finish(await up.put(done.location, desc.digest, Buffer.alloc(0), 0), desc);
+    await sendChunks(up, state, reader, chunk!, desc);
+    return await close(up, state, desc);
   } finally {
     reader.close();
   }
+}
+
+/**
+ * After a monolithic PUT failed at the connection level: the same session when the registry reports it empty
+ * (the body never reached it), else a new one (Distribution invalidates a session that got part of a body).
+ */
+async function emptySession(up: Uploader, state: UploadState, failure: Error): Promise<void> {
+  const status = await uploadStatus(up, state.location);
+  if (status.kind === 'error') throw failure;
+  if (status.kind === 'at' && status.offset === 0) {
+    state.location = status.location ?? state.location;
+    return;
+  }
+  await abandon(up, state);
+  state.session = await up.start();
+  state.location = state.session.location;
+  state.closed = false;
 }
 
 /**
@@ -235,12 +336,14 @@ export async function uploadBlob(up: Uploader, session: Session, desc: { digest:
  * (when given) is checked as the bytes are read. Returns the descriptor of what was read.
  */
 export async function uploadStreamChunked(up: Uploader, session: Session, stream: Readable, chunk: number, hash: Hash, expectedSize?: number): Promise<Descriptor> {
+  const state: UploadState = { session, location: session.location, closed: false };
   const reader = new StreamReader(undefined, stream, { hash, expectedSize });
   try {
-    const done = await sendChunks(up, session, reader, Math.max(chunk, session.minLength));
-    const digest = `sha256:${hash.digest('hex')}`;
-    const desc = { digest, size: done.size };
-    return await up.finish(await up.put(done.location, digest, Buffer.alloc(0), 0), desc);
+    const size = await sendChunks(up, state, reader, Math.max(chunk, session.minLength));
+    return await close(up, state, { digest: `sha256:${hash.digest('hex')}`, size });
+  } catch (err) {
+    await abandon(up, state);
+    throw err;
   } finally {
     reader.close();
   }
@@ -300,16 +403,38 @@ class SeekableReader implements ChunkReader {
   close(): void {}
 }
 
+/** Pieces of a stream as a repeatable body: a fresh stream over the same buffers each time, nothing copied. */
+function piecesBody(pieces: Buffer[]): () => Readable {
+  return () => Readable.from(pieces, { objectMode: false });
+}
+
+/** The bytes `from` to `from + length` of `pieces`, as subarrays of them (nothing copied). */
+function slicePieces(pieces: Buffer[], from: number, length: number): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  const end = from + length;
+  for (const p of pieces) {
+    const pEnd = at + p.length;
+    if (pEnd > from && at < end) out.push(p.subarray(Math.max(0, from - at), Math.min(p.length, end - at)));
+    at = pEnd;
+    if (at >= end) break;
+  }
+  return out;
+}
+
 /**
  * A stream read once, front to back, one chunk at a time into memory (so a chunk can be sent again,
- * or resumed inside). Going back before the chunk held (a session started again) opens the factory
- * again and skips to the offset; a one-shot stream cannot go back.
+ * or resumed inside). The chunk is held as the pieces the stream gave, never copied into one buffer,
+ * and let go before the next one is read: one chunk in memory, not two or three. Going back before
+ * the chunk held (a session started again) opens the factory again and skips to the offset; a
+ * one-shot stream cannot go back.
  */
 class StreamReader implements ChunkReader {
   failure?: Error;
   size?: number;
   private cursor?: Cursor;
-  private held: Buffer = Buffer.alloc(0);
+  private held: Buffer[] = [];
+  private heldLength = 0;
   private heldAt = 0;
 
   constructor(
@@ -326,11 +451,15 @@ class StreamReader implements ChunkReader {
   }
 
   async read(offset: number, length: number): Promise<Chunk> {
-    const heldEnd = this.heldAt + this.held.length;
+    const heldEnd = this.heldAt + this.heldLength;
     if (offset >= this.heldAt && offset < heldEnd) {
-      const body = this.held.subarray(offset - this.heldAt, offset - this.heldAt + length);
-      return { body, length: body.length, last: this.size !== undefined && offset + body.length >= this.size };
+      const n = Math.min(length, heldEnd - offset);
+      const body = piecesBody(slicePieces(this.held, offset - this.heldAt, n));
+      return { body, length: n, last: this.size !== undefined && offset + n >= this.size };
     }
+    // Past the chunk held (the registry has all of it) or before it (a new session): it is not needed any more.
+    this.held = [];
+    this.heldLength = 0;
     if (!this.cursor || offset < this.cursor.position) {
       if (!this.open) {
         if (this.cursor) throw new LadingError('internal', `cannot go back to byte ${offset} of content that can be read only once (a stream): the upload cannot start again`);
@@ -343,19 +472,20 @@ class StreamReader implements ChunkReader {
     try {
       await cursor.skip(offset - cursor.position);
       const want = this.size !== undefined ? Math.min(length, this.size - offset) : length;
-      const bytes = await cursor.read(want, (b, at) => this.account(b, at));
-      this.held = bytes;
+      const { pieces, length: got } = await cursor.read(want, (b, at) => this.account(b, at));
+      this.held = pieces;
+      this.heldLength = got;
       this.heldAt = offset;
-      const ended = bytes.length < want || (this.size !== undefined && offset + bytes.length >= this.size);
-      if (this.size !== undefined && bytes.length < want) {
-        throw new LadingError('digest-mismatch', `the content ended after ${offset + bytes.length} bytes, expected ${this.size}`);
+      const ended = got < want || (this.size !== undefined && offset + got >= this.size);
+      if (this.size !== undefined && got < want) {
+        throw new LadingError('digest-mismatch', `the content ended after ${offset + got} bytes, expected ${this.size}`);
       }
       if (ended && this.size === undefined) {
-        this.size = offset + bytes.length;
+        this.size = offset + got;
         const expected = this.options.expectedSize;
         if (expected !== undefined && this.size !== expected) throw sizeMismatch(expected, this.size);
       }
-      return { body: bytes, length: bytes.length, last: ended };
+      return { body: piecesBody(pieces), length: got, last: ended };
     } catch (err) {
       this.failure = err as Error;
       throw err;
@@ -393,9 +523,9 @@ class Cursor {
     this.it = stream[Symbol.asyncIterator]();
   }
 
-  /** Up to `n` bytes; fewer only at the end of the stream. `seen` gets each piece with its offset. */
-  async read(n: number, seen?: (bytes: Buffer, at: number) => void): Promise<Buffer> {
-    const parts: Buffer[] = [];
+  /** Up to `n` bytes, as the pieces read (not copied); fewer only at the end of the stream. `seen` gets each new piece with its offset. */
+  async read(n: number, seen?: (bytes: Buffer, at: number) => void): Promise<{ pieces: Buffer[]; length: number }> {
+    const pieces: Buffer[] = [];
     let got = 0;
     while (got < n) {
       let piece: Buffer;
@@ -416,19 +546,19 @@ class Cursor {
         this.leftover = piece.subarray(n - got);
         piece = piece.subarray(0, n - got);
       }
-      parts.push(piece);
+      pieces.push(piece);
       got += piece.length;
     }
     this.position += got;
-    return parts.length === 1 ? parts[0] : Buffer.concat(parts, got);
+    return { pieces, length: got };
   }
 
   async skip(n: number): Promise<void> {
     let left = n;
     while (left > 0) {
-      const b = await this.read(Math.min(left, 4 * MiB));
-      if (b.length === 0) throw new LadingError('digest-mismatch', `the content ended before byte ${this.position + left}`);
-      left -= b.length;
+      const { length } = await this.read(Math.min(left, 4 * MiB));
+      if (length === 0) throw new LadingError('digest-mismatch', `the content ended before byte ${this.position + left}`);
+      left -= length;
     }
   }
 
@@ -437,22 +567,31 @@ class Cursor {
   }
 }
 
-/** The first `n` bytes of `src` (which is closed after); fewer is an error. Source errors go to `onError` first. */
+/**
+ * The first `n` bytes of `src` (which is closed after); fewer is an error. Errors reading `src` go to
+ * `onError` first: they are the content's. An error the consumer throws in (a request destroying its
+ * body when the connection fails: `Readable.from` passes it to the generator at its `yield`) is not.
+ */
 function take(src: Readable, n: number, onError: (e: Error) => void): Readable {
   return Readable.from(
     (async function* () {
+      const it = src[Symbol.asyncIterator]();
       let left = n;
       try {
-        for await (const c of src) {
-          if (left <= 0) break;
-          const b = Buffer.isBuffer(c) ? c : Buffer.from(c as Uint8Array);
+        while (left > 0) {
+          let r: IteratorResult<unknown>;
+          try {
+            r = await it.next();
+          } catch (err) {
+            onError(err as Error);
+            throw err;
+          }
+          if (r.done) break;
+          const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
           const piece = b.length > left ? b.subarray(0, left) : b;
           left -= piece.length;
           yield piece;
         }
-      } catch (err) {
-        onError(err as Error);
-        throw err;
       } finally {
         src.destroy();
       }
@@ -471,31 +610,60 @@ function take(src: Readable, n: number, onError: (e: Error) => void): Readable {
 /** A PATCH that did not go through, and what the registry said (if anything). */
 interface Failure {
   why: string;
+  /** A connection failure (the request never got an answer). */
   error?: Error;
   res?: RegistryResponseError;
   retryAfter?: string;
 }
 
 /**
- * Sends the content in chunks to `session`, following Location and Range; resumes where the
- * registry says it stands after a failed chunk, and starts a new session when the old one is gone.
- * Returns the latest Location (for the closing PUT) and the number of bytes sent.
+ * The chunk size to use in a session whose registry wants chunks of at least `minLength` bytes: never above
+ * MAX_CHUNK_SIZE (a chunk of a stream is held in memory). A minimum above it fails clearly, unless the whole
+ * blob fits in one chunk of at most that size.
  */
-async function sendChunks(up: Uploader, first: Session, reader: ChunkReader, initial: number, desc?: { digest: string; size: number }): Promise<{ location: string; size: number }> {
-  let session = first;
-  let location = session.location;
-  let chunkSize = Math.max(initial, session.minLength);
+function withMinimum(up: Uploader, what: string, chunk: number, minLength: number, size: number | undefined): number {
+  const wanted = Math.min(chunk, MAX_CHUNK_SIZE);
+  if (minLength <= wanted) return wanted;
+  if (minLength <= MAX_CHUNK_SIZE) return minLength;
+  if (size !== undefined && size <= MAX_CHUNK_SIZE) return MAX_CHUNK_SIZE;
+  throw new LadingError(
+    'unsupported',
+    `cannot upload ${what} to ${up.where} in chunks: the registry requires chunks of at least ${formatSize(minLength)} (OCI-Chunk-Min-Length), above the 1 GiB that lading holds for a chunk; no --chunk-size can change the registry's minimum`,
+  );
+}
+
+/**
+ * Sends the content in chunks to `state`'s session, following Location and Range; resumes where the
+ * registry says it stands after a failed chunk, and starts a new session when the old one is gone
+ * (deleting the old one). Leaves the latest Location in `state` (for the closing PUT); returns the
+ * number of bytes sent.
+ */
+async function sendChunks(up: Uploader, state: UploadState, reader: ChunkReader, initial: number, desc?: { digest: string; size: number }): Promise<number> {
+  const what = desc ? `blob ${desc.digest}` : 'blob';
+  let chunkSize = withMinimum(up, what, initial, state.session.minLength, reader.size);
   let offset = 0;
+  /** The most bytes the registry acknowledged in this session: only going beyond it is progress. */
+  let best = 0;
   let restarts = 0;
   let stalls = 0;
-  const what = desc ? `blob ${desc.digest}` : 'blob';
+  let setbacks = 0;
+  /** Counts one interruption (progress or not) and gives up beyond the blob's number of chunks plus MAX_EXTRA_RESUMES. */
+  const setback = (failure: Failure) => {
+    const limit = Math.ceil((reader.size ?? offset + chunkSize) / chunkSize) + MAX_EXTRA_RESUMES;
+    if (++setbacks > limit) throw gaveUp(up, what, offset, reader.size, failure, `interrupted ${setbacks} times, more than the ${limit} allowed for its size`);
+  };
+  // Outside the loop, and cleared before each read: a suspended async function keeps its variables, so a chunk, or
+  // the reply to the request that carried it (which references its body), would stay in memory while the next one
+  // is read.
+  let chunk: Chunk | undefined;
+  let res: HttpResponse | undefined;
+  let failure: Failure | undefined;
   for (;;) {
-    if (reader.size !== undefined && offset >= reader.size) return { location, size: offset };
-    const chunk = await reader.read(offset, chunkSize);
-    if (chunk.length === 0 && chunk.last) return { location, size: offset };
-    const url = location;
-    let res: HttpResponse | undefined;
-    let failure: Failure | undefined;
+    chunk = res = failure = undefined;
+    if (reader.size !== undefined && offset >= reader.size) return offset;
+    chunk = await reader.read(offset, chunkSize);
+    if (chunk.length === 0 && chunk.last) return offset;
+    const url = state.location;
     try {
       res = await up.send({
         method: 'PATCH',
@@ -508,30 +676,35 @@ async function sendChunks(up: Uploader, first: Session, reader: ChunkReader, ini
         body: chunk.body,
       });
     } catch (err) {
+      // Only an error of the content itself ends the upload here; a request that failed while sending is resumed.
       if (reader.failure) throw reader.failure;
       if (!isConnectionFailure(err)) throw err;
       failure = { why: (err as Error).message, error: err as Error };
     }
     if (res && (res.status === 202 || res.status === 204)) {
       await dump(res.body);
-      location = up.location(res, url) ?? url;
-      const end = rangeEnd(res);
-      const has = end === undefined ? offset + chunk.length : end + 1;
+      state.location = up.location(res, url) ?? url;
+      const has = acknowledged(res, offset, chunk.length);
+      const range = headerValue(res, 'range');
       if (has > offset + chunk.length || has < offset) {
-        throw new LadingError('registry', `${up.where}: after a chunk of bytes ${offset}-${offset + chunk.length - 1} of ${what}, the registry reports Range 0-${has - 1}`);
+        throw new LadingError('registry', `${up.where}: after a chunk of bytes ${offset}-${offset + chunk.length - 1} of ${what}, the registry reports Range ${range}`);
       }
-      if (has > offset) stalls = 0;
-      else if (++stalls > MAX_RESUMES_WITHOUT_PROGRESS) {
-        throw gaveUp(up, what, offset, reader.size, { why: `${res.status} with Range 0-${has - 1}` }, 'the registry took none of the bytes sent');
+      const why = { why: `${res.status} with Range ${range}` };
+      if (has > best) {
+        best = has;
+        stalls = 0;
+      } else if (++stalls > MAX_RESUMES_WITHOUT_PROGRESS) {
+        throw gaveUp(up, what, offset, reader.size, why, best > offset ? `the registry acknowledged no byte beyond the ${best} it had acknowledged before` : 'the registry took none of the bytes sent');
       }
+      if (has < offset + chunk.length) setback(why);
       offset = has;
       continue;
     }
     if (res?.status === 413) {
       await dump(res.body);
-      const smaller = up.policy.refusedChunk(chunk.length, session.minLength);
+      const smaller = up.policy.refusedChunk(chunk.length, state.session.minLength);
       if (smaller === undefined) {
-        throw new LadingError('too-large', `cannot upload ${what} to ${up.where}: the registry refused a chunk of ${formatSize(chunk.length)} (413 Request Entity Too Large), and chunks cannot be smaller than ${formatSize(Math.max(MIN_CHUNK_SIZE, session.minLength))}`);
+        throw new LadingError('too-large', `cannot upload ${what} to ${up.where}: the registry refused a chunk of ${formatSize(chunk.length)} (413 Request Entity Too Large), and chunks cannot be smaller than ${formatSize(Math.max(MIN_CHUNK_SIZE, state.session.minLength))}`);
       }
       up.log(`${up.where}: a chunk of ${formatSize(chunk.length)} was refused (413 Request Entity Too Large); trying chunks of ${formatSize(smaller)}`);
       chunkSize = smaller;
@@ -544,20 +717,33 @@ async function sendChunks(up: Uploader, first: Session, reader: ChunkReader, ini
       if (!(res.status >= 500 || [404, 408, 416, 429].includes(res.status))) throw err;
       failure = { why: `${res.status}${err.errors[0] ? ` ${err.errors[0].code}` : ''}`, res: err, retryAfter };
     }
+    setback(failure!);
     // Wait as a retry would (backoff, or Retry-After within the cap), then ask where the upload stands (spec:
     // "Getting the upload status"). PATCH is never retried below this (http/retry.ts): it appends.
     const policy = { ...(up.retry ?? DEFAULT_RETRY), maxRetries: Number.POSITIVE_INFINITY };
     const delay = retryDelay(policy, stalls + 1, { status: 503, retryAfter: failure!.retryAfter });
     if (delay === undefined) throw gaveUp(up, what, offset, reader.size, failure!, `the registry asks to wait longer than ${policy.maxDelayMs / 1000}s`);
     await (up.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(delay);
-    const status = await uploadStatus(up, location);
-    if (status.kind === 'at' && status.offset <= offset + chunk.length) {
-      const progress = status.offset > offset;
-      stalls = progress ? 0 : stalls + 1;
-      if (stalls > MAX_RESUMES_WITHOUT_PROGRESS) throw gaveUp(up, what, offset, reader.size, failure!, `${MAX_RESUMES_WITHOUT_PROGRESS} resumes brought no progress`);
-      up.log(`${up.where}: upload of ${what} interrupted at byte ${offset} (${failure!.why}); the registry has ${status.offset} bytes, resuming from there`);
+    const status = await uploadStatus(up, state.location);
+    if (status.kind === 'at' && status.offset <= Math.max(best, offset + chunk.length)) {
+      let note = '';
+      if (status.offset > best) {
+        best = status.offset;
+        stalls = 0;
+      } else {
+        // Nothing new arrived. A body limit enforced by closing the connection looks like this: smaller chunks, as
+        // after a 413 (and remembered for the host), before this counts as a resume without progress.
+        const smaller = failure!.error && status.offset <= offset ? up.policy.refusedChunk(chunk.length, state.session.minLength) : undefined;
+        if (smaller !== undefined) {
+          chunkSize = smaller;
+          note = ` in chunks of ${formatSize(smaller)}`;
+        } else if (++stalls > MAX_RESUMES_WITHOUT_PROGRESS) {
+          throw gaveUp(up, what, offset, reader.size, failure!, `${MAX_RESUMES_WITHOUT_PROGRESS} resumes brought no progress`);
+        }
+      }
+      up.log(`${up.where}: upload of ${what} interrupted at byte ${offset} (${failure!.why}); the registry has ${status.offset} bytes, resuming from there${note}`);
       offset = status.offset;
-      location = status.location ?? location;
+      state.location = status.location ?? state.location;
       continue;
     }
     if (status.kind === 'error') throw gaveUp(up, what, offset, reader.size, failure!, `asking the registry where the upload stands failed: ${status.why}`);
@@ -566,12 +752,27 @@ async function sendChunks(up: Uploader, first: Session, reader: ChunkReader, ini
     restarts++;
     if (restarts > MAX_SESSION_RESTARTS) throw gaveUp(up, what, offset, reader.size, failure!, `the upload session was lost ${restarts} times (last: ${lost})`);
     up.log(`${up.where}: upload session of ${what} lost (${failure!.why}; then ${lost}); starting the upload again`);
-    session = await up.start();
-    location = session.location;
-    chunkSize = Math.max(chunkSize, session.minLength);
+    await abandon(up, state);
+    state.session = await up.start();
+    state.location = state.session.location;
+    state.closed = false;
+    chunkSize = withMinimum(up, what, chunkSize, state.session.minLength, reader.size);
     offset = 0;
+    best = 0;
     stalls = 0;
   }
+}
+
+/**
+ * The bytes a registry holds after a PATCH of `length` bytes at `offset`, from its `Range: 0-N` (N+1 bytes).
+ * `0-0` is read as GET on the session reads it (`uploadStatus`): Distribution answers it for an empty session,
+ * so it is no byte, unless the chunk was the single byte 0. No Range: the chunk was taken whole.
+ */
+function acknowledged(res: HttpResponse, offset: number, length: number): number {
+  const end = rangeEnd(res);
+  if (end === undefined) return offset + length;
+  if (end === 0) return offset === 0 && length === 1 ? 1 : 0;
+  return end + 1;
 }
 
 type Status = { kind: 'at'; offset: number; location?: string } | { kind: 'gone'; why: string } | { kind: 'error'; why: string };
@@ -610,7 +811,13 @@ function isConnectionFailure(err: unknown): boolean {
   return typeof code === 'string' && /^(ECONNRESET|EPIPE|ECONNABORTED|ETIMEDOUT|UND_ERR_[A-Z_]+)$/.test(code);
 }
 
+/**
+ * The error that ends an upload. A registry's refusal keeps its kind (404: not-found, 429: rate-limited); a
+ * connection failure, a server error (5xx), a timeout (408) or an offset the registry disagrees with (416) is a
+ * network failure (exit code 7), as a request that failed its retries would be.
+ */
 function gaveUp(up: Uploader, what: string, offset: number, size: number | undefined, failure: Failure, reason: string): LadingError {
-  const kind = failure.res?.kind ?? 'network';
+  const status = failure.res?.status ?? 0;
+  const kind = failure.res && !(status >= 500 || status === 408 || status === 416) ? failure.res.kind : 'network';
   return new LadingError(kind, `cannot upload ${what} to ${up.where}: stopped at byte ${offset}${size !== undefined ? ` of ${size}` : ''} (${failure.why}); ${reason}`, { cause: failure.error ?? failure.res });
 }

@@ -20,7 +20,11 @@ describe('an upload Location on another host', () => {
   });
 
   it('gets no Authorization, even when it asks for Basic credentials; the upload fails as unauthorised (exit 3)', async () => {
-    const foreign = await FakeRegistry.start([{ method: 'PUT', path: '/upload/u1', status: 401, headers: BASIC, body: { errors: [{ code: 'UNAUTHORIZED' }] } }]);
+    const foreign = await FakeRegistry.start([
+      { method: 'PUT', path: '/upload/u1', status: 401, headers: BASIC, body: { errors: [{ code: 'UNAUTHORIZED' }] } },
+      // The failed upload's session is deleted (best effort), without credentials either.
+      { method: 'DELETE', path: '/upload/u1', status: 401, headers: BASIC, body: { errors: [{ code: 'UNAUTHORIZED' }] } },
+    ]);
     fakes.push(foreign);
     const digest = 'sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824';
     const reg = await FakeRegistry.start([
@@ -37,7 +41,7 @@ describe('an upload Location on another host', () => {
     foreign.assertDone();
     // The registry got the credentials; the other host never did.
     expect(reg.seen.slice(1).map((s) => s.headers.authorization)).toEqual([AUTH, AUTH]);
-    expect(foreign.seen.map((s) => s.headers.authorization)).toEqual([undefined]);
+    expect(foreign.seen.map((s) => s.headers.authorization)).toEqual([undefined, undefined]);
     expect(r.stderr).not.toContain('s3cr3tPW');
   });
 });

@@ -2,11 +2,15 @@ import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { parseInputs, toCliArgs } from '../../../src/action/inputs.js';
 import { inActionTerms } from '../../../src/action/main.js';
 import { fileContent, isSeekable, MIN_CHUNK_SIZE, parseChunkSize, seekable, UploadPolicy } from '../../../src/registry/upload.js';
 import type { BlobSource } from '../../../src/registry/repository.js';
+import { Registry } from '../../../src/registry/registry.js';
+import type { HttpRequest, HttpResponse, Transport } from '../../../src/registry/http/types.js';
 import { lading } from '../../helpers/cli.js';
 import { removeDir, tmpDir } from '../../helpers/tmp.js';
 import type { Step } from './fake-registry.js';
@@ -27,6 +31,17 @@ const dir = tmpDir('lading-upload-test-');
 afterAll(() => removeDir(dir));
 const FILE = join(dir, 'data');
 writeFileSync(FILE, DATA);
+/** `n` bytes that differ at every offset mod 251. */
+function pattern(n: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7) % 251;
+  return b;
+}
+function writeTo(name: string, bytes: Uint8Array): string {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  return path;
+}
 
 /** The same 200 KiB as each kind of upload source. */
 const SOURCES: [string, () => BlobSource][] = [
@@ -38,9 +53,11 @@ const SOURCES: [string, () => BlobSource][] = [
 const post = (location: string, extra: Record<string, string> = {}): Step => ({ method: 'POST', url: UPLOADS, status: 202, headers: { location, range: '0-0', ...extra } });
 const patch = (url: string, next: string, end: number, status = 202): Step => ({ method: 'PATCH', url, status, headers: { location: next, range: `0-${end}` } });
 const put = (url: string, digest = D): Step => ({ method: 'PUT', url: `${url}&digest=${encodeURIComponent(digest)}`, status: 201, headers: { 'docker-content-digest': digest } });
+/** The best-effort DELETE of an abandoned session (Distribution answers 204). */
+const del = (url: string, status = 204): Step => ({ method: 'DELETE', url, status });
 
 /** What each PATCH carried: Content-Range, Content-Length, Content-Type, and whether the bytes are the blob's at that range. */
-function patches(reg: { seen: { method: string; headers: Record<string, unknown>; digest: string; size: number }[] }, data = DATA) {
+function patches(reg: { seen: { method: string; headers: Record<string, unknown>; digest: string; size: number }[] }, data: Buffer<ArrayBufferLike> = DATA) {
   return reg.seen
     .filter((s) => s.method === 'PATCH')
     .map((s) => {
@@ -177,6 +194,7 @@ describe('413: refused bodies', () => {
     const reg = await fake([
       post(`${UPLOADS}u?_state=0`),
       { method: 'PATCH', url: `${UPLOADS}u?_state=0`, status: 413, body: 'too large' },
+      del(`${UPLOADS}u?_state=0`),
     ]);
     const err = await rejection(client(reg, { chunkSize: MIN_CHUNK_SIZE }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
     reg.assertDone();
@@ -212,13 +230,15 @@ describe('resume: GET on the session says where to go on', () => {
     });
   }
 
-  it('a session that is gone (404 BLOB_UPLOAD_INVALID) starts again from byte 0 in a new session, with one log line', async () => {
+  it('a session that is gone (404 BLOB_UPLOAD_INVALID) is deleted and starts again from byte 0 in a new session, with one log line', async () => {
     const invalid = { status: 404, body: { errors: [{ code: 'BLOB_UPLOAD_INVALID', message: 'blob upload invalid' }] } };
     const reg = await fake([
       post(`${UPLOADS}u?_state=0`),
       patch(`${UPLOADS}u?_state=0`, `${UPLOADS}u?_state=1`, 131071),
       { method: 'PATCH', url: `${UPLOADS}u?_state=1`, ...invalid },
       { method: 'GET', url: `${UPLOADS}u?_state=1`, ...invalid },
+      // The lost session is deleted (best effort: Distribution answers 404 for an invalid one) before a new one starts.
+      del(`${UPLOADS}u?_state=1`, 404),
       post(`${UPLOADS}w?_state=0`),
       patch(`${UPLOADS}w?_state=0`, `${UPLOADS}w?_state=1`, 131071),
       patch(`${UPLOADS}w?_state=1`, `${UPLOADS}w?_state=2`, DATA.length - 1),
@@ -240,6 +260,7 @@ describe('resume: GET on the session says where to go on', () => {
       post(`${UPLOADS}${s}?_state=0`),
       { method: 'PATCH', url: `${UPLOADS}${s}?_state=0`, status: 404, body: { errors: [{ code: 'BLOB_UPLOAD_UNKNOWN' }] } },
       { method: 'GET', url: `${UPLOADS}${s}?_state=0`, status: 404, body: { errors: [{ code: 'BLOB_UPLOAD_UNKNOWN' }] } },
+      del(`${UPLOADS}${s}?_state=0`, 404),
     ];
     const reg = await fake([...lost('a'), ...lost('b'), ...lost('c')]);
     const err = await rejection(client(reg, { chunkSize: 128 * KiB, retry: NO_RETRY }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
@@ -254,20 +275,23 @@ describe('resume: GET on the session says where to go on', () => {
       patch(`${UPLOADS}u?_state=0`, `${UPLOADS}u?_state=1`, 131071),
       { method: 'PATCH', url: `${UPLOADS}u?_state=1`, status: 404, body: { errors: [{ code: 'BLOB_UPLOAD_INVALID' }] } },
       { method: 'GET', url: `${UPLOADS}u?_state=1`, status: 404, body: { errors: [{ code: 'BLOB_UPLOAD_INVALID' }] } },
+      del(`${UPLOADS}u?_state=1`, 404),
     ]);
     const err = await rejection(client(reg, { chunkSize: 128 * KiB, retry: NO_RETRY }).repo.pushBlob({ digest: D, size: DATA.length }, Readable.from([DATA])));
     reg.assertDone();
     expect(err.message).toMatch(/stopped at byte 131072 of 204800 \(404 BLOB_UPLOAD_INVALID\); the upload session is lost \(GET on the session: 404 BLOB_UPLOAD_INVALID\) and the content was a stream that cannot be read again$/);
   });
 
-  it('chunks that keep failing without progress give up after three resumes', async () => {
+  it('chunks that keep failing without progress are halved down to 64 KiB, then give up after three resumes, and delete the session', async () => {
     const fail: Step = { method: 'PATCH', url: `${UPLOADS}u?_state=0`, handle: (res) => res.socket?.destroy() };
     const at0: Step = { method: 'GET', url: `${UPLOADS}u?_state=0`, status: 204, headers: { location: `${UPLOADS}u?_state=0`, range: '0-0' } };
-    const reg = await fake([post(`${UPLOADS}u?_state=0`), fail, at0, fail, at0, fail, at0, fail, at0]);
+    const reg = await fake([post(`${UPLOADS}u?_state=0`), fail, at0, fail, at0, fail, at0, fail, at0, fail, at0, del(`${UPLOADS}u?_state=0`)]);
     const err = await rejection(client(reg, { chunkSize: 128 * KiB, retry: NO_RETRY }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
     reg.assertDone();
     expect(err.kind).toBe('network');
+    expect(err.exitCode).toBe(7);
     expect(err.message).toMatch(new RegExp(`^cannot upload blob ${D} to ${reg.host}/team/app: stopped at byte 0 of ${DATA.length} \\(.+\\); 3 resumes brought no progress$`));
+    expect(patches(reg).map((p) => p.range)).toEqual(['0-131071', '0-65535', '0-65535', '0-65535', '0-65535']);
   });
 });
 
@@ -286,7 +310,7 @@ describe('stdin (digest not known in advance) in chunks', () => {
   });
 
   it('a stream longer than --size fails as a size mismatch before its last chunk is sent', async () => {
-    const reg = await fake([post(`${UPLOADS}s?_state=0`), patch(`${UPLOADS}s?_state=0`, `${UPLOADS}s?_state=1`, 131071)]);
+    const reg = await fake([post(`${UPLOADS}s?_state=0`), patch(`${UPLOADS}s?_state=0`, `${UPLOADS}s?_state=1`, 131071), del(`${UPLOADS}s?_state=1`)]);
     const err = await rejection(client(reg, { chunkSize: 128 * KiB }).repo.pushBlobStream(Readable.from([DATA.subarray(0, 128 * KiB), DATA.subarray(128 * KiB)]), DATA.length - 1));
     reg.assertDone();
     expect(err.kind).toBe('digest-mismatch');
@@ -295,14 +319,16 @@ describe('stdin (digest not known in advance) in chunks', () => {
 });
 
 describe('stdin sent in one streamed PATCH', () => {
-  it('a 413 cannot be answered by sending the stream again: a clear failure naming the chunk size, learned for the host', async () => {
-    const reg = await fake([post(`${UPLOADS}s?_state=0`), { method: 'PATCH', url: `${UPLOADS}s?_state=0`, status: 413, body: 'Request Entity Too Large' }]);
+  it('a 413 cannot be answered by sending the stream again: a clear failure naming the chunk size, learned for the host; the session is deleted', async () => {
+    const reg = await fake([post(`${UPLOADS}s?_state=0`), { method: 'PATCH', url: `${UPLOADS}s?_state=0`, status: 413, body: 'Request Entity Too Large' }, del(`${UPLOADS}s?_state=0`)]);
     const { repo, registry } = client(reg);
     const err = await rejection(repo.pushBlobStream(Readable.from([DATA])));
     reg.assertDone();
-    expect(err.message).toMatch(/413.*\(the registry refuses bodies this large; retry with --chunk-size set to 128KiB or less\)$/);
-    expect(registry.uploads.chunkFor(undefined)).toBe(128 * KiB);
-    expect(inActionTerms(err.message)).toMatch(/retry with the chunk-size input set to 128KiB or less\)$/);
+    // The size is unknown: how much of it was read before the refusal varies from run to run, so the advice does not
+    // depend on it (chunks refused are halved until they pass).
+    expect(err.message).toMatch(/413.*\(the registry refuses bodies this large; retry with --chunk-size set to 4MiB or less\)$/);
+    expect(registry.uploads.chunkFor(undefined)).toBe(4 * 1024 * KiB);
+    expect(inActionTerms(err.message)).toMatch(/retry with the chunk-size input set to 4MiB or less\)$/);
   });
 });
 
@@ -389,5 +415,340 @@ describe('Action input chunk-size', () => {
   it('a bad value or a command that uploads nothing fails before anything runs', () => {
     expect(() => parseInputs(get({ command: 'push', reference: 'r.example/a:1', files: 'f', 'chunk-size': 'huge' }))).toThrow('invalid input "chunk-size" "huge": expected a size such as 4MiB');
     expect(() => parseInputs(get({ command: 'pull', reference: 'r.example/a:1', 'chunk-size': '4MiB' }))).toThrow('input "chunk-size" does not apply to command "pull"');
+  });
+});
+
+/**
+ * An in-memory registry as the bottom transport (no HTTP), for what a socket cannot show deterministically: one
+ * upload session at a time; `onPatch` may answer or fail a PATCH itself (its number, from 1, and the request).
+ */
+function memoryRegistry(onPatch?: (n: number, req: HttpRequest) => Promise<HttpResponse | undefined>) {
+  const parts: Buffer[] = [];
+  const requests: string[] = [];
+  let patches = 0;
+  const location = `${UPLOADS}u`;
+  const stored = () => parts.reduce((n, p) => n + p.length, 0);
+  const reply = (req: HttpRequest, status: number, headers: Record<string, string> = {}): HttpResponse => ({ status, headers, body: Readable.from([]), url: req.url });
+  const bodyOf = (req: HttpRequest): Readable => (typeof req.body === 'function' ? req.body() : Buffer.isBuffer(req.body) ? Readable.from([req.body]) : (req.body as Readable));
+  const transport: Transport = {
+    async do(req) {
+      requests.push(`${req.method} ${req.headers?.['content-range'] ?? ''}`.trim());
+      if (req.method === 'POST') return reply(req, 202, { location, range: '0-0' });
+      if (req.method === 'PATCH') {
+        const answer = await onPatch?.(++patches, req);
+        if (answer) return answer;
+        for await (const c of bodyOf(req)) parts.push(Buffer.from(c as Buffer));
+        // The reply references its request (and so the chunk), as undici's does.
+        return Object.assign(reply(req, 202, { location, range: `0-${stored() - 1}` }), { request: req });
+      }
+      if (req.method === 'GET') return reply(req, 204, { location, range: `0-${Math.max(0, stored() - 1)}` });
+      if (req.method === 'PUT') return reply(req, 201, { 'docker-content-digest': sha(Buffer.concat(parts)) });
+      return reply(req, 204);
+    },
+  };
+  const logs: string[] = [];
+  const registry = (chunkSize: number) => new Registry('mem.example', 'mem.example', { transport, chunkSize, retry: NO_RETRY, log: (l) => logs.push(l), sleep: async () => {} });
+  return { registry, requests, logs, stored: () => Buffer.concat(parts) };
+}
+
+describe('Range, progress and the number of resumes', () => {
+  it('a PATCH at byte 0 answered 202 `Range: 0-0` took nothing (as GET reads `0-0`): no progress, the upload gives up', async () => {
+    const zero = (): Step => ({ method: 'PATCH', url: `${UPLOADS}u?_state=0`, status: 202, headers: { location: `${UPLOADS}u?_state=0`, range: '0-0' } });
+    const reg = await fake([post(`${UPLOADS}u?_state=0`), zero(), zero(), zero(), zero(), del(`${UPLOADS}u?_state=0`)]);
+    const err = await rejection(client(reg, { chunkSize: 128 * KiB, retry: NO_RETRY }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+    reg.assertDone();
+    expect(patches(reg).map((p) => p.range)).toEqual(['0-131071', '0-131071', '0-131071', '0-131071']);
+    expect(err.message).toBe(`cannot upload blob ${D} to ${reg.host}/team/app: stopped at byte 0 of ${DATA.length} (202 with Range 0-0); the registry took none of the bytes sent`);
+    expect(err.exitCode).toBe(7);
+  });
+
+  it('bytes a PATCH acknowledged and a later GET no longer reports are no progress when acknowledged again: no endless loop', async () => {
+    const ack: Step = { method: 'PATCH', url: `${UPLOADS}u?_state=0`, status: 202, headers: { location: `${UPLOADS}u?_state=0`, range: '0-131071' } };
+    const fail: Step = { method: 'PATCH', url: `${UPLOADS}u?_state=0`, status: 500, body: { errors: [{ code: 'UNKNOWN' }] } };
+    const forgot: Step = { method: 'GET', url: `${UPLOADS}u?_state=0`, status: 204, headers: { location: `${UPLOADS}u?_state=0`, range: '0-0' } };
+    const reg = await fake([post(`${UPLOADS}u?_state=0`), ack, fail, forgot, ack, fail, forgot, ack, del(`${UPLOADS}u?_state=0`)]);
+    const err = await rejection(client(reg, { chunkSize: 128 * KiB, retry: NO_RETRY }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+    reg.assertDone();
+    expect(err.message).toBe(`cannot upload blob ${D} to ${reg.host}/team/app: stopped at byte 0 of ${DATA.length} (202 with Range 0-131071); the registry acknowledged no byte beyond the 131072 it had acknowledged before`);
+  });
+
+  it('a GET that reports again bytes it had forgotten is no progress either', async () => {
+    const ack: Step = { method: 'PATCH', url: `${UPLOADS}u?_state=0`, status: 202, headers: { location: `${UPLOADS}u?_state=0`, range: '0-131071' } };
+    const fail: Step = { method: 'PATCH', url: `${UPLOADS}u?_state=0`, status: 500, body: { errors: [{ code: 'UNKNOWN' }] } };
+    const at = (end: number): Step => ({ method: 'GET', url: `${UPLOADS}u?_state=0`, status: 204, headers: { location: `${UPLOADS}u?_state=0`, range: `0-${end}` } });
+    const reg = await fake([post(`${UPLOADS}u?_state=0`), ack, fail, at(0), fail, at(131071), fail, at(0), fail, at(131071), del(`${UPLOADS}u?_state=0`)]);
+    const err = await rejection(client(reg, { chunkSize: 128 * KiB, retry: NO_RETRY }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+    reg.assertDone();
+    expect(err.message).toBe(`cannot upload blob ${D} to ${reg.host}/team/app: stopped at byte 0 of ${DATA.length} (500 UNKNOWN); 3 resumes brought no progress`);
+  });
+
+  it('however the registry answers, a blob meets at most its number of chunks plus 20 interruptions', async () => {
+    // Every resume brings one byte more (progress, so the count of resumes without progress never ends it).
+    const steps: Step[] = [post(`${UPLOADS}u?_state=0`)];
+    const fail: Step = { method: 'PATCH', url: `${UPLOADS}u?_state=0`, status: 500, body: { errors: [{ code: 'UNKNOWN' }] } };
+    for (let i = 1; i <= 22; i++) steps.push(fail, { method: 'GET', url: `${UPLOADS}u?_state=0`, status: 204, headers: { location: `${UPLOADS}u?_state=0`, range: `0-${i}` } });
+    steps.push(fail, del(`${UPLOADS}u?_state=0`));
+    const reg = await fake(steps);
+    const err = await rejection(client(reg, { chunkSize: 128 * KiB, retry: NO_RETRY }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+    reg.assertDone();
+    expect(err.message).toBe(`cannot upload blob ${D} to ${reg.host}/team/app: stopped at byte 23 of ${DATA.length} (500 UNKNOWN); interrupted 23 times, more than the 22 allowed for its size`);
+    expect(err.kind).toBe('network');
+  });
+
+  it.each([
+    [503, 'SERVICE UNAVAILABLE'],
+    [416, 'BLOB_UPLOAD_INVALID'],
+  ])('giving up after %i answers is a network failure (exit code 7)', async (status, code) => {
+    const fail: Step = { method: 'PATCH', url: `${UPLOADS}u?_state=0`, status, body: { errors: [{ code }] } };
+    const at0: Step = { method: 'GET', url: `${UPLOADS}u?_state=0`, status: 204, headers: { location: `${UPLOADS}u?_state=0`, range: '0-0' } };
+    const reg = await fake([post(`${UPLOADS}u?_state=0`), fail, at0, fail, at0, fail, at0, fail, at0, del(`${UPLOADS}u?_state=0`)]);
+    const err = await rejection(client(reg, { chunkSize: 128 * KiB, retry: NO_RETRY }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+    reg.assertDone();
+    expect(err.message).toMatch(new RegExp(`stopped at byte 0 of ${DATA.length} \\(${status} ${code}\\); 3 resumes brought no progress$`));
+    expect([err.kind, err.exitCode]).toEqual(['network', 7]);
+    // Not a body limit: answers do not halve the chunk, only connection failures do.
+    expect(new Set(patches(reg).map((p) => p.range))).toEqual(new Set(['0-131071']));
+  });
+});
+
+describe('a chunk from a file whose request fails while its body is sent', () => {
+  it('is resumed, not taken for a failure of the file (the request destroys the body with its own error)', async () => {
+    // 2 MiB chunks of a file read 1 MiB at a time: the body is destroyed between two pieces.
+    const big = pattern(5 * 1024 * KiB + 5);
+    const mem = memoryRegistry(async (n, req) => {
+      if (n !== 2) return undefined;
+      // As undici does when the socket dies mid-body: the body stream is destroyed with the socket's error.
+      const body = (req.body as () => Readable)();
+      await body[Symbol.asyncIterator]().next();
+      const closed = new Promise((r) => body.once('close', r));
+      body.destroy(Object.assign(new Error('write ECONNRESET'), { code: 'ECONNRESET' }));
+      await closed;
+      throw Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+    });
+    const MiB = 1024 * KiB;
+    const desc = await mem.registry(2 * MiB).repository('team/app').pushBlob({ digest: sha(big), size: big.length }, fileContent(writeTo('five', big)));
+    expect(desc.digest).toBe(sha(big));
+    expect(mem.stored().equals(big)).toBe(true);
+    expect(mem.requests).toEqual([
+      'POST', `PATCH 0-${2 * MiB - 1}`, `PATCH ${2 * MiB}-${4 * MiB - 1}`, 'GET',
+      `PATCH ${2 * MiB}-${3 * MiB - 1}`, `PATCH ${3 * MiB}-${4 * MiB - 1}`, `PATCH ${4 * MiB}-${5 * MiB - 1}`, `PATCH ${5 * MiB}-${big.length - 1}`, 'PUT',
+    ]);
+    expect(mem.logs).toEqual([expect.stringMatching(new RegExp(`upload of blob sha256:\\w+ interrupted at byte ${2 * MiB} \\(.*other side closed.*\\); the registry has ${2 * MiB} bytes, resuming from there in chunks of 1 MiB$`))]);
+  });
+});
+
+describe('memory: a chunk of a stream is held once', () => {
+  /** A stream handing out 64 KiB pieces exactly when asked (no read-ahead); `before(i)` runs before piece i is made. */
+  function pieces(count: number, before?: (i: number) => Promise<void>) {
+    const made: Buffer[] = [];
+    const refs: WeakRef<Buffer>[] = [];
+    async function* gen() {
+      // Outside the loop and cleared: a suspended generator keeps its variables.
+      let b: Buffer | undefined;
+      for (let i = 0; i < count; i++) {
+        b = undefined;
+        await before?.(i);
+        b = Buffer.alloc(64 * KiB, i + 1);
+        made.push(b);
+        refs.push(new WeakRef(b));
+        yield b;
+      }
+    }
+    const stream = new (class extends Readable {
+      override _read() {}
+      override [Symbol.asyncIterator]() {
+        return gen();
+      }
+    })();
+    return { stream, made, refs };
+  }
+
+  it('the pieces read are sent as they are, never copied into one buffer', async () => {
+    const src = pieces(5);
+    const sent: Buffer[] = [];
+    const mem = memoryRegistry(async (_n, req) => {
+      expect(typeof req.body).toBe('function');
+      const body = (req.body as () => Readable)();
+      body.on('data', (c: Buffer) => sent.push(c));
+      await new Promise((r) => body.on('end', r));
+      return undefined;
+    });
+    // The hook read each body once; the fake stores what a second read gives.
+    const desc = await mem.registry(128 * KiB).repository('team/app').pushBlobStream(src.stream);
+    expect(desc.size).toBe(5 * 64 * KiB);
+    expect(sent).toHaveLength(5);
+    const own = new Set(src.made.map((b) => b.buffer));
+    expect(sent.every((c) => own.has(c.buffer as ArrayBuffer))).toBe(true);
+  });
+
+  it('the chunk sent is let go before the next one is read', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    let src: ReturnType<typeof pieces> | undefined = undefined;
+    let held: number | undefined;
+    src = pieces(3, async (i) => {
+      if (i !== 2) return;
+      // The first chunk (pieces 0 and 1) went up; the reader now wants the second one.
+      await new Promise((r) => setImmediate(r));
+      src!.made.length = 0;
+      gc();
+      held = src!.refs.filter((r) => r.deref() !== undefined).length;
+    });
+    const mem = memoryRegistry();
+    await mem.registry(128 * KiB).repository('team/app').pushBlobStream(src.stream);
+    expect(mem.requests).toEqual(['POST', 'PATCH 0-131071', 'PATCH 131072-196607', 'PUT']);
+    expect(held).toBe(0);
+  });
+});
+
+describe('OCI-Chunk-Min-Length is capped', () => {
+  it('a minimum above 1 GiB for a stream of unknown size fails clearly before reading it, and the session is deleted', async () => {
+    const reg = await fake([post(`${UPLOADS}s?_state=0`, { 'oci-chunk-min-length': String(2 * 1024 * 1024 * KiB) }), del(`${UPLOADS}s?_state=0`)]);
+    let read = false;
+    const stream = Readable.from((async function* () {
+      read = true;
+      yield DATA;
+    })());
+    const err = await rejection(client(reg, { chunkSize: 64 * KiB }).repo.pushBlobStream(stream));
+    reg.assertDone();
+    expect(err.message).toBe(`cannot upload blob to ${reg.host}/team/app in chunks: the registry requires chunks of at least 2048 MiB (OCI-Chunk-Min-Length), above the 1 GiB that lading holds for a chunk; no --chunk-size can change the registry's minimum`);
+    expect(err.kind).toBe('unsupported');
+    expect(read).toBe(false);
+  });
+
+  it('a blob that fits in one chunk of at most 1 GiB goes in one chunk whatever the minimum', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`, { 'oci-chunk-min-length': String(2 * 1024 * 1024 * KiB) }),
+      patch(`${UPLOADS}u?_state=0`, `${UPLOADS}u?_state=1`, DATA.length - 1),
+      put(`${UPLOADS}u?_state=1`),
+    ]);
+    await client(reg, { chunkSize: 64 * KiB }).repo.pushBlob({ digest: D, size: DATA.length }, DATA);
+    reg.assertDone();
+    expect(patches(reg).map((p) => [p.range, p.bytesMatch])).toEqual([[`0-${DATA.length - 1}`, true]]);
+  });
+});
+
+describe('a body limit enforced by closing the connection', () => {
+  const BIG = pattern(1536 * KiB);
+  const BD = sha(BIG);
+  const cut: Partial<Step> = { handle: (res) => res.socket?.destroy() };
+
+  it('a monolithic PUT over 1 MiB that fails at the connection level goes again in chunks, in the same session when it is empty', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`),
+      { method: 'PUT', url: `${UPLOADS}u?_state=0&digest=${encodeURIComponent(BD)}`, ...cut } as Step,
+      { method: 'GET', url: `${UPLOADS}u?_state=0`, status: 204, headers: { location: `${UPLOADS}u?_state=g`, range: '0-0' } },
+      patch(`${UPLOADS}u?_state=g`, `${UPLOADS}u?_state=1`, 1024 * KiB - 1),
+      patch(`${UPLOADS}u?_state=1`, `${UPLOADS}u?_state=2`, BIG.length - 1),
+      put(`${UPLOADS}u?_state=2`, BD),
+    ]);
+    const { repo, registry, logs } = client(reg, { retry: NO_RETRY });
+    await repo.pushBlob({ digest: BD, size: BIG.length }, BIG);
+    reg.assertDone();
+    expect(patches(reg, BIG).map((p) => [p.range, p.bytesMatch])).toEqual([[`0-${1024 * KiB - 1}`, true], [`${1024 * KiB}-${BIG.length - 1}`, true]]);
+    expect(logs.filter((l) => !l.includes('retrying'))).toEqual([expect.stringMatching(new RegExp(`^${reg.host}/team/app: sending ${BD} \\(1.5 MiB\\) in one request failed \\(.+\\); uploading it in chunks of 1 MiB$`))]);
+    // One failed connection is not a lesson for the host: the next blob goes in one request again.
+    expect(registry.uploads.learned).toBeUndefined();
+  });
+
+  it('… in a new session when the old one is unusable (the old one deleted)', async () => {
+    const invalid = { status: 404, body: { errors: [{ code: 'BLOB_UPLOAD_INVALID' }] } };
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`),
+      { method: 'PUT', url: `${UPLOADS}u?_state=0&digest=${encodeURIComponent(BD)}`, ...cut } as Step,
+      { method: 'GET', url: `${UPLOADS}u?_state=0`, ...invalid },
+      del(`${UPLOADS}u?_state=0`, 404),
+      post(`${UPLOADS}w?_state=0`),
+      patch(`${UPLOADS}w?_state=0`, `${UPLOADS}w?_state=1`, 1024 * KiB - 1),
+      patch(`${UPLOADS}w?_state=1`, `${UPLOADS}w?_state=2`, BIG.length - 1),
+      put(`${UPLOADS}w?_state=2`, BD),
+    ]);
+    await client(reg, { retry: NO_RETRY }).repo.pushBlob({ digest: BD, size: BIG.length }, fileContent(writeTo('big', BIG)));
+    reg.assertDone();
+    expect(patches(reg, BIG).map((p) => p.bytesMatch)).toEqual([true, true]);
+  });
+
+  it('a blob of 1 MiB or less whose PUT fails at the connection level fails as a network error (and its session is deleted)', async () => {
+    const reg = await fake([post(`${UPLOADS}u?_state=0`), { method: 'PUT', url: `${UPLOADS}u?_state=0&digest=${ENC}`, ...cut } as Step, del(`${UPLOADS}u?_state=0`)]);
+    const err = await rejection(client(reg, { retry: NO_RETRY }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+    reg.assertDone();
+    expect(err.kind).toBe('network');
+  });
+
+  it('a chunk cut with nothing reaching the registry is halved (not below 64 KiB) before a resume counts as a stall; the size is learned for the host', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`),
+      { method: 'PATCH', url: `${UPLOADS}u?_state=0`, ...cut } as Step,
+      { method: 'GET', url: `${UPLOADS}u?_state=0`, status: 204, headers: { location: `${UPLOADS}u?_state=r`, range: '0-0' } },
+      patch(`${UPLOADS}u?_state=r`, `${UPLOADS}u?_state=1`, 65535),
+      patch(`${UPLOADS}u?_state=1`, `${UPLOADS}u?_state=2`, 131071),
+      patch(`${UPLOADS}u?_state=2`, `${UPLOADS}u?_state=3`, 196607),
+      patch(`${UPLOADS}u?_state=3`, `${UPLOADS}u?_state=4`, DATA.length - 1),
+      put(`${UPLOADS}u?_state=4`),
+    ]);
+    const { repo, registry, logs } = client(reg, { chunkSize: 128 * KiB, retry: NO_RETRY });
+    await repo.pushBlob({ digest: D, size: DATA.length }, DATA);
+    reg.assertDone();
+    expect(patches(reg).map((p) => [p.range, p.bytesMatch])).toEqual([
+      ['0-131071', true], ['0-65535', true], ['65536-131071', true], ['131072-196607', true], [`196608-${DATA.length - 1}`, true],
+    ]);
+    expect(registry.uploads.learned).toBe(64 * KiB);
+    expect(logs).toEqual([expect.stringMatching(/interrupted at byte 0 \(.+\); the registry has 0 bytes, resuming from there in chunks of 64 KiB$/)]);
+  });
+});
+
+describe('stdin refused with 413: the advice', () => {
+  it.each([
+    ['of unknown size', undefined, '4MiB'],
+    ['of declared size (--size)', DATA.length, '128KiB'],
+  ])('for a stream %s is the same on every run', async (_name, size, advice) => {
+    for (let run = 0; run < 2; run++) {
+      const reg = await fake([
+        post(`${UPLOADS}s?_state=0`),
+        // Refused after part of the stream was read: more on one run, less on the other.
+        { method: 'PATCH', url: `${UPLOADS}s?_state=0`, status: 413, body: 'Request Entity Too Large' },
+        del(`${UPLOADS}s?_state=0`),
+      ]);
+      const parts = run === 0 ? [DATA] : [DATA.subarray(0, 70 * KiB), DATA.subarray(70 * KiB)];
+      const err = await rejection(client(reg).repo.pushBlobStream(Readable.from(parts), size));
+      reg.assertDone();
+      expect(err.message).toMatch(new RegExp(`retry with --chunk-size set to ${advice} or less\\)$`));
+    }
+  });
+});
+
+describe('abandoned upload sessions are deleted, best effort', () => {
+  it('a DELETE that fails never hides the error of the upload; --debug shows one line', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`),
+      { method: 'PATCH', url: `${UPLOADS}u?_state=0`, status: 413, body: 'too large' },
+      { method: 'DELETE', url: `${UPLOADS}u?_state=0`, handle: (res) => res.socket?.destroy() },
+    ]);
+    const debug: string[] = [];
+    const err = await rejection(client(reg, { chunkSize: MIN_CHUNK_SIZE, retry: NO_RETRY, debug: (l) => debug.push(l) }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+    reg.assertDone();
+    expect(err.kind).toBe('too-large');
+    expect(err.message).toMatch(/refused a chunk of 64 KiB \(413 Request Entity Too Large\)/);
+    expect(debug.filter((l) => l.includes('abandoned upload session'))).toEqual([expect.stringMatching(/^127\.0\.0\.1:\d+\/team\/app: abandoned upload session not deleted \(.+\); ignored$/)]);
+  });
+
+  it('a session whose closing PUT failed is deleted at its latest Location; --debug names the answer', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`),
+      patch(`${UPLOADS}u?_state=0`, `${UPLOADS}u?_state=1`, DATA.length - 1),
+      { method: 'PUT', url: `${UPLOADS}u?_state=1&digest=${ENC}`, status: 400, body: { errors: [{ code: 'DIGEST_INVALID' }] } },
+      del(`${UPLOADS}u?_state=1`),
+    ]);
+    const debug: string[] = [];
+    const err = await rejection(client(reg, { chunkSize: 256 * KiB, retry: NO_RETRY, debug: (l) => debug.push(l) }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+    reg.assertDone();
+    expect(err.kind).toBe('digest-mismatch');
+    expect(debug.filter((l) => l.includes('abandoned upload session'))).toEqual([`${reg.host}/team/app: abandoned upload session deleted (DELETE answered 204)`]);
+  });
+
+  it('a monolithic upload that succeeded is not deleted', async () => {
+    const reg = await fake([post(`${UPLOADS}u?_state=0`), put(`${UPLOADS}u?_state=0`)]);
+    await client(reg).repo.pushBlob({ digest: D, size: DATA.length }, DATA);
+    reg.assertDone();
   });
 });
