@@ -125,11 +125,6 @@ export class Repository {
     return uploadBlob(this.uploader(), await this.openSession(), desc, source);
   }
 
-  /** POST …/uploads/: the upload Location, resolved against the request URL, query kept. */
-  async startUpload(): Promise<string> {
-    return (await this.openSession()).location;
-  }
-
   /** POST …/uploads/: the session's Location and the registry's `OCI-Chunk-Min-Length`. */
   private async openSession(): Promise<Session> {
     const url = this.uploadUrl();
