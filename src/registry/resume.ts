@@ -81,8 +81,13 @@ export function resumableBody(first: HttpResponse, options: ResumeOptions): Read
               options.verify?.update(b);
               yield b;
             }
-            options.verify?.finish();
-            return; // the body ended and its size and digest are right (or nobody asked)
+            if (!resumable || offset >= size!) {
+              options.verify?.finish();
+              return; // the body ended and its size and digest are right (or nobody asked)
+            }
+            // A body that ends cleanly but short (a proxy closing early, a 206 shorter than its Content-Range) is
+            // a dropped connection too: asked again from where it stopped rather than failed as a size mismatch.
+            throw Object.assign(new Error(`the body ended after ${offset} of ${size} bytes`), { code: 'UND_ERR_SOCKET' });
           } catch (err) {
             failure = err;
           }

@@ -258,3 +258,34 @@ describe('resumableBody: a bound on resumes in all', () => {
     expect(err.message).toBe(`blob ${D}: GET http://r.example${BLOB}: connection lost after 4 of ${SIZE} bytes, gave up after 3 resumes in all (last error: other side closed)`);
   });
 });
+
+describe('a body that ends cleanly but short', () => {
+  it('is resumed like a dropped connection when the size is known (chunked 200 that stops early, then a 206)', async () => {
+    served = 0;
+    const short = (res: http.ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }); // chunked: no Content-Length to break
+      served += 100_000;
+      res.end(DATA.subarray(0, 100_000));
+    };
+    const reg = await fake([get(short), get(partial(100_000))]);
+    const { repo, logs } = client(reg);
+    const blob = await repo.fetchBlob(D, SIZE);
+    expect((await readAll(blob.stream)).equals(DATA)).toBe(true);
+    reg.assertDone();
+    expect(served).toBe(SIZE);
+    expect(logs).toEqual([`GET ${reg.origin}${BLOB}: connection lost after 100000 of ${SIZE} bytes; resuming`]);
+  });
+
+  it('a short 206 is resumed again from where it stopped', async () => {
+    const short206 = (res: http.ServerResponse, seen: { headers: http.IncomingHttpHeaders }) => {
+      expect(seen.headers.range).toBe('bytes=1000-');
+      res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-range': `bytes 1000-${SIZE - 1}/${SIZE}` });
+      res.end(DATA.subarray(1000, 5000));
+    };
+    const reg = await fake([get(cutAt(1000)), get(short206), get(partial(5000))]);
+    const { repo } = client(reg);
+    const blob = await repo.fetchBlob(D);
+    expect((await readAll(blob.stream)).equals(DATA)).toBe(true);
+    reg.assertDone();
+  });
+});
