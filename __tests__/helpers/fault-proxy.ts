@@ -23,7 +23,9 @@
  * - `max-body`: a request whose body is larger than `bytes` (by Content-Length, or counted while buffering up to
  *   `bytes` when chunked) gets 413 with a short text body once its body has been read (like a proxy with a body-size
  *   limit; reading it first makes the client see the 413 instead of a broken pipe); smaller bodies are forwarded
- *   and do not use up `times`.
+ *   and do not use up `times`. With `close`, the 413 goes out as soon as the body is known to be too large, with
+ *   `Connection: close`, and the connection is closed without reading the rest (as nginx does): the client may see
+ *   the 413 or only a broken pipe.
  *
  * Rules are checked in order; the first rule matching the method and `path` (tested against path + query) with
  * `times` left applies (`times` defaults to 1; Infinity is allowed). Every request is recorded in `requests`, with
@@ -41,7 +43,7 @@ export type Fault =
   | { kind: 'cut-response'; afterBytes: number }
   | { kind: 'cut-request'; afterBytes: number; forwardPartial?: boolean }
   | { kind: 'stall-response'; afterBytes: number; ms: number; beforeHeaders?: boolean }
-  | { kind: 'max-body'; bytes: number };
+  | { kind: 'max-body'; bytes: number; close?: boolean };
 
 export interface FaultRule {
   method?: string;
@@ -300,6 +302,35 @@ export async function startFaultProxy(upstream: string, rules: FaultRule[] = [])
     const fault = entry?.rule.fault;
     if (!entry || !fault) {
       forward(req, res, record, undefined);
+      return;
+    }
+    if (fault.kind === 'max-body' && fault.close) {
+      const refuse = (): void => {
+        entry.left--;
+        record.fault = 'max-body';
+        record.status = 413;
+        req.removeAllListeners('data');
+        res.writeHead(413, { 'content-type': 'text/plain', connection: 'close' });
+        res.end(`413 Request Entity Too Large (fault proxy: body over ${fault.bytes} bytes, closing)\n`, () => cutClient(req.socket));
+      };
+      const declared = req.headers['content-length'];
+      if (declared !== undefined && Number(declared) > fault.bytes) {
+        refuse();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let refused = false;
+      req.on('data', (chunk: Buffer) => {
+        record.bytesIn += chunk.length;
+        chunks.push(chunk);
+        if (!refused && record.bytesIn > fault.bytes) {
+          refused = true;
+          refuse();
+        }
+      });
+      req.on('end', () => {
+        if (!refused) forward(req, res, record, undefined, chunks);
+      });
       return;
     }
     if (fault.kind === 'max-body') {

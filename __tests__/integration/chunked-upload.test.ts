@@ -100,6 +100,24 @@ describe('chunked push to Distribution 2.8', () => {
   });
 });
 
+describe('a proxy that answers 413 and closes the connection without reading the body (as nginx does)', () => {
+  it('eight pushes in a row all land, whether lading sees the 413 or only the broken connection', async () => {
+    // Whether the client reads the 413 or first fails writing into the closed socket is a race; five runs make
+    // both paths likely (with the connection-failure fallback disabled, about one run in three failed). Either way
+    // the blob must end up on the registry, in chunks that pass the limit.
+    const proxy = await proxyTo(reg, [{ path: /\/blobs\/uploads\//, times: Infinity, fault: { kind: 'max-body', bytes: MiB, close: true } }]);
+    for (let i = 0; i < 8; i++) {
+      const r = await lading(['blob', 'push', P, `${proxy.host}/chunked/nginx${i}`, file], { env: ENV });
+      if (r.code !== 0) throw new Error(`run ${i}: exit ${r.code}\n${r.stderr}`);
+      expect(r.stdout).toContain(DIGEST);
+      await expectBlobOn(reg, `chunked/nginx${i}`);
+    }
+    const patches = proxy.requests.filter((q) => q.method === 'PATCH' && q.status === 202);
+    expect(patches.length).toBeGreaterThanOrEqual(8 * 6);
+    expect(patches.every((q) => q.bytesIn <= MiB)).toBe(true);
+  });
+});
+
 describe('an interrupted chunked upload', () => {
   it('a PATCH cut before it reached the registry: GET on the session, resume from the offset it reports, in halved chunks', async () => {
     // The third chunk is cut after 300 KB and never forwarded: the session stays intact at 2 MiB. (A stall of 0 ms
