@@ -538,6 +538,17 @@ describe('version and help', () => {
     expect(g.code).toBe(0);
     expect(g.stdout).toContain('manifest fetch-config');
   });
+
+  it('the top-level help names every environment variable the CLI reads', async () => {
+    const h = await lading(['--help']);
+    expect(h.code).toBe(0);
+    const environment = h.stdout.slice(h.stdout.indexOf('Environment:'));
+    // What the CLI's code reads (the Action's RUNNER_*/GITHUB_* variables and PATH are not the user's settings).
+    for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'LADING_HTTP_TIMEOUT', 'LADING_REGISTRY_CONFIG', 'DOCKER_CONFIG', 'SOURCE_DATE_EPOCH']) {
+      expect(environment).toContain(name);
+    }
+    expect((await lading(['manifest', '--help'])).stdout).not.toContain('Environment:');
+  });
 });
 
 describe('registry with relative upload Locations', () => {

@@ -41,7 +41,7 @@ function topHelp(group?: string): string {
   const list = COMMANDS.filter((c) => !group || c.name.startsWith(`${group} `));
   const width = Math.max(...list.map((c) => c.name.length)) + 2;
   const title = group ? `Usage: lading ${group} COMMAND [flags]\n\nCommands:` : 'lading: an OCI registry client (ORAS-compatible commands)\n\nUsage: lading COMMAND [flags]\n\nCommands:';
-  return `${title}\n${list.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}\n\nRun "lading COMMAND --help" for a command's flags. Exit codes: 0 ok, 1 error, 2 usage, 3 authentication, 4 not found, 5 digest mismatch, 6 rate limited, 7 network.\n`;
+  return `${title}\n${list.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}\n\nRun "lading COMMAND --help" for a command's flags. Exit codes: 0 ok, 1 error, 2 usage, 3 authentication, 4 not found, 5 digest mismatch, 6 rate limited, 7 network.${group ? '' : `\n\n${ENVIRONMENT}`}\n`;
 }
 
 /**
@@ -55,6 +55,14 @@ export function forSide(message: string): string {
     .replace('log in with `lading login` or pass -u/-p', `pass --${side}-username with --${side}-password-stdin`)
     .replace(/--(plain-http|insecure|ca-file|cert-file|key-file)\b/g, `--${side}-$1`);
 }
+
+/** The environment variables lading reads, for the top-level help. */
+const ENVIRONMENT = `Environment:
+  HTTPS_PROXY, HTTP_PROXY, NO_PROXY  proxies for every host contacted (either case; NO_PROXY: names, .suffixes, host:port, *)
+  LADING_HTTP_TIMEOUT                seconds to wait for response headers and for each piece of a body (default 60)
+  LADING_REGISTRY_CONFIG             credentials file read before DOCKER_CONFIG/config.json and ~/.docker/config.json
+  DOCKER_CONFIG                      folder of the Docker config.json with credentials
+  SOURCE_DATE_EPOCH                  fixed timestamps for push --reproducible`;
 
 /** Runs the CLI; returns the exit code. Errors are printed once, scrubbed of secrets. */
 export async function main(argv: string[], io: CliIO): Promise<number> {
