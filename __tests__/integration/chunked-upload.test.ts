@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { lading, type CliResult } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy, type FaultRule, type ProxiedRequest } from '../helpers/fault-proxy.js';
@@ -226,4 +228,81 @@ describe('a token that expires mid-upload', () => {
     expect(new Set(uploads.map(sessionOf).filter(Boolean)).size).toBe(1);
     await expectBlobOn(treg, 'chunked/refused');
   }, 60_000);
+});
+
+/**
+ * A proxy that forwards everything to `registry` and, for the first request `drop` selects, lets the registry answer
+ * and then closes the client's connection without relaying the reply (a reply lost on its way back).
+ */
+async function replyDropper(registry: RunningRegistry, drop: (req: http.IncomingMessage) => boolean): Promise<{ host: string; seen: string[]; close: () => Promise<void> }> {
+  const seen: string[] = [];
+  let dropped = false;
+  const server = http.createServer((req, res) => {
+    const target = new URL(registry.url);
+    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      const lose = !dropped && drop(req);
+      seen.push(`${req.method} ${lose ? 'lost' : upRes.statusCode}`);
+      if (lose) {
+        dropped = true;
+        upRes.resume();
+        upRes.on('end', () => req.socket.destroy());
+        return;
+      }
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    });
+    up.on('error', () => req.socket.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+describe('the single PUT of a blob, interrupted (Distribution takes one PUT per session)', () => {
+  const SMALL = randomBytes(300_000);
+  const SMALL_DIGEST = sha256(SMALL);
+  const uploadsAndBlobs = (p: FaultProxy) => p.requests.filter((q) => /\/blobs\//.test(q.url)).map((q) => `${q.method} ${q.status ?? 'cut'}`);
+
+  it('a small blob whose PUT is cut after part of it arrived: HEAD, a new session, the PUT again (never to the dead session)', async () => {
+    const small = join(work, 'small.bin');
+    writeFileSync(small, SMALL);
+    const proxy = await proxyTo(reg, [{ method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'cut-request', afterBytes: 100_000, forwardPartial: true } }]);
+    const r = ok(await lading(['blob', 'push', P, `${proxy.host}/chunked/monocut`, small], { env: ENV }));
+    expect(r.stdout).toContain(SMALL_DIGEST);
+    expect(r.stderr).toMatch(new RegExp(`sending ${SMALL_DIGEST} \\(300000 bytes\\) in one request failed \\(.+\\); sending it again in a new upload session`));
+    const seq = uploadsAndBlobs(proxy);
+    expect(seq.filter((l) => !l.startsWith('DELETE'))).toEqual(['HEAD 404', 'POST 202', 'PUT cut', 'HEAD 404', 'POST 202', 'PUT 201']);
+    expect(seq.filter((l) => l.startsWith('DELETE'))).toHaveLength(1);
+  });
+
+  it('a blob over 1 MiB whose PUT is cut after part of it arrived: goes again in chunks, in a new session', async () => {
+    const proxy = await proxyTo(reg, [{ method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'cut-request', afterBytes: 100_000, forwardPartial: true } }]);
+    const r = ok(await lading(['blob', 'push', P, `${proxy.host}/chunked/monobig`, file], { env: ENV }));
+    expect(r.stderr).toMatch(/in one request failed \(.+\); uploading it in chunks of 4 MiB/);
+    const seq = uploadsAndBlobs(proxy);
+    expect(seq.slice(0, 4)).toEqual(['HEAD 404', 'POST 202', 'PUT cut', 'HEAD 404']);
+    expect(seq.filter((l) => l.startsWith('PUT'))).toEqual(['PUT cut', 'PUT 201']);
+    await expectBlobOn(reg, 'chunked/monobig');
+  });
+
+  it.each([
+    ['in one request', [] as string[]],
+    ['in chunks (the closing PUT)', ['--chunk-size', '1MiB']],
+  ])('the reply to the PUT that stored the blob is lost (%s): HEAD finds it, exit 0, no second PUT', async (_name, extra) => {
+    const proxy = await replyDropper(reg, (q) => q.method === 'PUT' && /\/blobs\/uploads\//.test(q.url ?? ''));
+    try {
+      const r = ok(await lading(['blob', 'push', P, ...extra, `${proxy.host}/chunked/lostreply${extra.length}`, file, '-d'], { env: ENV }));
+      expect(r.stdout).toContain(DIGEST);
+      expect(r.stderr).toMatch(new RegExp(`the PUT of ${DIGEST} failed \\(.+\\), but the registry has the blob \\(${DATA.length} bytes\\): uploaded`));
+      expect(proxy.seen.filter((l) => l.startsWith('PUT'))).toEqual(['PUT lost']);
+      expect(proxy.seen).toContain('HEAD 200');
+    } finally {
+      await proxy.close();
+    }
+    await expectBlobOn(reg, `chunked/lostreply${extra.length}`);
+  });
 });

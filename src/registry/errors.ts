@@ -24,7 +24,10 @@ export async function responseError(res: HttpResponse, method: string, what?: st
   if (errors.some((e) => e.code === 'DIGEST_INVALID' || e.code === 'SIZE_INVALID') && method !== 'DELETE') kind = 'digest-mismatch';
   if (errors.some((e) => e.code === 'TOOMANYREQUESTS')) kind = 'rate-limited';
   if (errors.some((e) => e.code === 'UNSUPPORTED') && res.status !== 400) kind = 'unsupported';
-  const err = new RegistryResponseError(kind, { method, url: redactUrl(res.url), status: res.status, errors, text: text.slice(0, 500) });
+  // A markup body (an S3/GCS XML error, an HTML page) is not shown: a storage service's error can echo the
+  // request's signature and access key, which the URL in the message already hides.
+  const shown = errors.length === 0 && /^\s*</.test(text) ? '(an XML or HTML error page, not shown)' : text.slice(0, 500);
+  const err = new RegistryResponseError(kind, { method, url: redactUrl(res.url), status: res.status, errors, text: shown });
   if (what) err.message = `${what}: ${err.message}`;
   if (res.status === 401) {
     const challenge = headerValue(res, 'www-authenticate');

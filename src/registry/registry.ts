@@ -62,7 +62,8 @@ class DebugTransport implements Transport {
       const extra = ['docker-content-digest', 'content-type', 'content-length', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit', 'ratelimit-policy', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after', 'www-authenticate']
         .map((h) => [h, headerValue(res, h)])
         .filter(([, v]) => v)
-        .map(([h, v]) => `${h}: ${v}`)
+        // A challenge's realm is a URL like any other: its query values are hidden.
+        .map(([h, v]) => `${h}: ${h === 'www-authenticate' ? v!.replace(/realm="([^"]*)"/gi, (_m, realm: string) => `realm="${redactUrl(realm)}"`) : v}`)
         .join('; ');
       this.debug(`${req.method} ${redactUrl(req.url)} -> ${res.status} (${Date.now() - started} ms)${extra ? ` [${extra}]` : ''}`);
       return res;

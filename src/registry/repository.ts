@@ -9,7 +9,7 @@ import { responseError } from './errors.js';
 import { appendQuery, resolveLocation } from './http/redirect.js';
 import { discard, dump, headerValue, readBounded, type HttpResponse } from './http/types.js';
 import { paginate, type Registry } from './registry.js';
-import { abandonSession, formatSize, minLengthOf, uploadBlob, uploadStreamChunked, type Session, type UploadSource, type Uploader } from './upload.js';
+import { abandonSession, closeUpload, formatSize, minLengthOf, uploadBlob, uploadStreamChunked, type Session, type UploadSource, type Uploader } from './upload.js';
 import { resumableBody } from './resume.js';
 
 /** A fetched manifest: its descriptor and exact bytes. */
@@ -146,6 +146,13 @@ export class Repository {
       location: (res, url) => (headerValue(res, 'location') ? this.locationOf(res, url) : undefined),
       put: (location, digest, body, length) => this.putBlob(location, digest, body, length),
       finish: (res, desc) => this.checkPut(res, desc),
+      stat: async (digest) => {
+        const res = await this.registry.send({ method: 'HEAD', url: this.blobUrl(digest), scopes: this.push });
+        await dump(res.body);
+        if (res.status === 404) return undefined;
+        if (res.status !== 200) throw await responseError(res, 'HEAD', `cannot check blob ${digest} in ${this.where}`);
+        return Number(headerValue(res, 'content-length') ?? NaN);
+      },
       retry: this.registry.options.retry,
       sleep: this.registry.options.sleep,
     };
@@ -157,10 +164,14 @@ export class Repository {
     return resolveLocation(requestUrl, location);
   }
 
-  /** `PUT <location>&digest=` (CASES B23) with the body given; the reply is returned unread. */
+  /**
+   * `PUT <location>&digest=` (CASES B23) with the body given; the reply is returned unread. Never repeated by the
+   * transport (`retry: false`): a session takes one PUT, and upload.ts decides what follows a failure.
+   */
   private putBlob(location: string, digest: string, body: Buffer | (() => Readable) | Readable, length: number): Promise<HttpResponse> {
     return this.registry.send({
       method: 'PUT',
+      retry: false,
       url: appendQuery(location, 'digest', digest),
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
       body,
@@ -233,7 +244,7 @@ export class Repository {
     stream.on('error', (e) => counted.destroy(e));
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (expectedSize !== undefined) headers['content-length'] = String(expectedSize);
-    const res = await this.registry.send({ method: 'PATCH', url: location, headers, body: counted, scopes: this.push });
+    const res = await this.registry.send({ method: 'PATCH', url: location, headers, body: counted, scopes: this.push, retry: false });
     if (res.status === 413) {
       // The stream is spent: nothing to resend. Later uploads to this host go in chunks. The size advised depends on
       // the declared size only (how much of a stream was read before the refusal varies from run to run); any size
@@ -248,9 +259,12 @@ export class Repository {
     if (expectedSize !== undefined && size !== expectedSize) throw sizeMismatch();
     const digest = `sha256:${hash.digest('hex')}`;
     at.location = this.locationOf(res, location);
-    const put = await this.putBlob(at.location, digest, Buffer.alloc(0), 0);
-    if (put.status >= 200 && put.status <= 299) at.open = false;
-    return { ...(await this.checkPut(put, { digest, size })), size };
+    const closing = { location: at.location, closed: false };
+    try {
+      return { ...(await closeUpload(this.uploader(), closing, { digest, size })), size };
+    } finally {
+      at.open = !closing.closed;
+    }
   }
 
   /**

@@ -214,6 +214,8 @@ export interface Uploader {
   put(location: string, digest: string, body: Buffer | (() => Readable) | Readable, length: number): Promise<HttpResponse>;
   /** Checks a PUT's reply (2xx, Docker-Content-Digest, B24 HEAD) and consumes it. */
   finish(res: HttpResponse, desc: { digest: string; size: number }): Promise<Descriptor>;
+  /** HEAD of the blob with the push scopes: its size (NaN when not given) when the registry has it, undefined on 404. */
+  stat(digest: string): Promise<number | undefined>;
   /** The registry's backoff (base and cap) and sleep, for the wait before asking where a failed upload stands. */
   retry?: RetryPolicy;
   sleep?: (ms: number) => Promise<void>;
@@ -253,11 +255,86 @@ async function abandon(up: Uploader, state: UploadState): Promise<void> {
   await abandonSession(up, state.location);
 }
 
-/** The closing `PUT ?digest=` (empty body) of a chunked upload; a 2xx closes the session. */
-async function close(up: Uploader, state: UploadState, desc: { digest: string; size: number }): Promise<Descriptor> {
-  const res = await up.put(state.location, desc.digest, Buffer.alloc(0), 0);
-  if (res.status >= 200 && res.status <= 299) state.closed = true;
-  return up.finish(res, desc);
+/**
+ * The closing `PUT ?digest=` (empty body) of a chunked upload; a 2xx closes the session. The transport never sends
+ * a session PUT again (`retry: false`): when it fails (connection, 5xx, 408, 429, or 404 on the session), the wait
+ * of a retry, then HEAD of the blob: a reply lost after the registry stored the blob is a success. Otherwise the
+ * empty PUT goes again (not after a 404: the session is gone), as many times as the retry policy allows.
+ */
+async function close(up: Uploader, state: { location: string; closed: boolean }, desc: { digest: string; size: number }): Promise<Descriptor> {
+  const what = `blob ${desc.digest}`;
+  const retries = (up.retry ?? DEFAULT_RETRY).maxRetries;
+  for (let attempt = 1; ; attempt++) {
+    let res: HttpResponse | undefined;
+    let failure: Failure | undefined;
+    try {
+      res = await up.put(state.location, desc.digest, Buffer.alloc(0), 0);
+    } catch (err) {
+      if (!isConnectionFailure(err)) throw err;
+      failure = { why: (err as Error).message, error: err as Error };
+    }
+    if (res) {
+      failure = await putFailure(up, res, what);
+      if (!failure) {
+        if (res.status >= 200 && res.status <= 299) state.closed = true;
+        return up.finish(res, desc);
+      }
+    }
+    const f = failure!;
+    if (!(await pause(up, attempt, f))) throw gaveUp(up, what, desc.size, desc.size, f, `closing the upload failed, and the registry asks to wait longer than ${(up.retry ?? DEFAULT_RETRY).maxDelayMs / 1000}s`);
+    if (await landed(up, desc, f)) {
+      state.closed = true;
+      return { mediaType: 'application/octet-stream', digest: desc.digest, size: desc.size };
+    }
+    if (f.res?.status === 404) throw gaveUp(up, what, desc.size, desc.size, f, 'the PUT closing the upload found the session gone, and the registry does not have the blob');
+    if (attempt > retries) throw gaveUp(up, what, desc.size, desc.size, f, `the PUT closing the upload failed ${attempt} times`);
+  }
+}
+
+/**
+ * The closing PUT of an upload whose bytes went in one streamed PATCH (stdin): as a chunked upload's (`close`).
+ * Sets `at.closed` once the session is committed.
+ */
+export function closeUpload(up: Uploader, at: { location: string; closed: boolean }, desc: { digest: string; size: number }): Promise<Descriptor> {
+  return close(up, at, desc);
+}
+
+/**
+ * A session PUT's reply that the upload handles itself (the transport does not repeat it): a server error, 408,
+ * 429 (worth another try after a wait) or 404 (the session is gone; the blob may be there if an earlier reply was
+ * lost). Any other reply is undefined, and is left unread for `finish`.
+ */
+async function putFailure(up: Uploader, res: HttpResponse, what: string): Promise<Failure | undefined> {
+  if (!(res.status >= 500 || [404, 408, 429].includes(res.status))) return undefined;
+  const retryAfter = headerValue(res, 'retry-after');
+  const err = await responseError(res, 'PUT', `cannot upload ${what} to ${up.where}`);
+  return { why: `${res.status}${err.errors[0] ? ` ${err.errors[0].code}` : ''}`, res: err, retryAfter };
+}
+
+/** Waits as a retry would after `failure` (backoff, or Retry-After within the cap); false when asked to wait longer. */
+async function pause(up: Uploader, attempt: number, failure: Failure): Promise<boolean> {
+  const policy = { ...(up.retry ?? DEFAULT_RETRY), maxRetries: Number.POSITIVE_INFINITY };
+  const delay = retryDelay(policy, attempt, { status: 503, retryAfter: failure.retryAfter });
+  if (delay === undefined) return false;
+  await (up.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(delay);
+  return true;
+}
+
+/**
+ * After a PUT that would have committed the upload failed: whether the registry has the blob anyway, at its size
+ * (the registry stored it and the reply was lost). A HEAD that fails or disagrees says no.
+ */
+async function landed(up: Uploader, desc: { digest: string; size: number }, failure: Failure): Promise<boolean> {
+  let size: number | undefined;
+  try {
+    size = await up.stat(desc.digest);
+  } catch (err) {
+    up.debug?.(`${up.where}: HEAD of ${desc.digest} after its PUT failed: ${(err as Error).message}`);
+    return false;
+  }
+  if (size !== desc.size) return false;
+  up.debug?.(`${up.where}: the PUT of ${desc.digest} failed (${failure.why}), but the registry has the blob (${size} bytes): uploaded`);
+  return true;
 }
 
 /**
@@ -278,32 +355,64 @@ export async function uploadBlob(up: Uploader, session: Session, desc: { digest:
 
 async function uploadInto(up: Uploader, state: UploadState, desc: { digest: string; size: number }, source: UploadSource): Promise<Descriptor> {
   let chunk = up.policy.chunkFor(desc.size, state.session.minLength);
-  if (chunk === undefined) {
-    const length = Buffer.isBuffer(source) ? source.length : desc.size;
+  const what = `blob ${desc.digest}`;
+  const length = Buffer.isBuffer(source) ? source.length : desc.size;
+  let restarts = 0;
+  // An error reading the content is the content's (a copy's source that broke), never a reason to send again.
+  let contentFailure: Error | undefined;
+  const onError = (e: Error) => (contentFailure = e);
+  const body = Buffer.isBuffer(source) ? source : source instanceof Readable ? take(source, length, onError) : () => take(source(), length, onError);
+  for (let attempt = 1; chunk === undefined; attempt++) {
     let res: HttpResponse | undefined;
+    let failure: Failure | undefined;
     try {
-      res = await up.put(state.location, desc.digest, source, length);
+      res = await up.put(state.location, desc.digest, body, length);
     } catch (err) {
-      // A proxy enforcing a body limit may close the connection before the 413 it sent is read (nginx does not
-      // read the body it refuses): a large body that meets a connection failure goes again in chunks, which
-      // are halved for as long as they fail without reaching the registry.
-      if (!isConnectionFailure(err) || length <= CHUNK_FALLBACK_MIN_SIZE || source instanceof Readable) throw err;
-      chunk = Math.min(DEFAULT_CHUNK_SIZE, largestPowerOfTwoBelow(length));
-      up.log(`${up.where}: sending ${desc.digest} (${formatSize(length)}) in one request failed (${(err as Error).message}); uploading it in chunks of ${formatSize(chunk)}`);
-      await emptySession(up, state, err as Error);
+      if (contentFailure) throw contentFailure;
+      if (!isConnectionFailure(err)) throw err;
+      failure = { why: (err as Error).message, error: err as Error };
     }
-    if (res) {
-      if (res.status !== 413) {
-        if (res.status >= 200 && res.status <= 299) state.closed = true;
-        return up.finish(res, desc);
-      }
+    if (res?.status === 413) {
       await dump(res.body);
       chunk = Math.max(up.policy.refusedWhole(length), state.session.minLength);
       if (source instanceof Readable) {
         throw new LadingError('too-large', `cannot upload blob ${desc.digest} to ${up.where}: the registry refused a body of ${formatSize(length)} (413), and the content was a stream that cannot be read again; chunks of ${formatSize(chunk)} will be used for this registry next time (or pass --chunk-size)`);
       }
       up.log(`${up.where}: a body of ${formatSize(length)} was refused (413 Request Entity Too Large); uploading ${desc.digest} in chunks of ${formatSize(chunk)}`);
+      break;
     }
+    if (res) {
+      failure = await putFailure(up, res, what);
+      if (!failure) {
+        if (res.status >= 200 && res.status <= 299) state.closed = true;
+        return up.finish(res, desc);
+      }
+    }
+    // The PUT failed, and the transport did not send it again (`retry: false`): Distribution answers 404
+    // BLOB_UPLOAD_INVALID to a second PUT on a session that got any byte of the first. Wait as a retry would, then
+    // HEAD: a lost reply to a PUT that stored the blob is a success.
+    const f = failure!;
+    if (!(await pause(up, attempt, f))) throw gaveUp(up, what, 0, desc.size, f, `the registry asks to wait longer than ${(up.retry ?? DEFAULT_RETRY).maxDelayMs / 1000}s`);
+    if (await landed(up, desc, f)) {
+      state.closed = true;
+      return { mediaType: 'application/octet-stream', digest: desc.digest, size: desc.size };
+    }
+    if (source instanceof Readable) throw gaveUp(up, what, 0, desc.size, f, 'the content was a stream that cannot be read again');
+    if (f.error && length > CHUNK_FALLBACK_MIN_SIZE) {
+      // A proxy enforcing a body limit may close the connection before the 413 it sent is read (nginx does not
+      // read the body it refuses): a large body that meets a connection failure goes again in chunks, which
+      // are halved for as long as they fail without reaching the registry.
+      chunk = Math.min(DEFAULT_CHUNK_SIZE, largestPowerOfTwoBelow(length));
+      up.log(`${up.where}: sending ${desc.digest} (${formatSize(length)}) in one request failed (${f.why}); uploading it in chunks of ${formatSize(chunk)}`);
+      await emptySession(up, state, f.error);
+      break;
+    }
+    if (++restarts > MAX_SESSION_RESTARTS) throw gaveUp(up, what, 0, desc.size, f, `sending it in one request failed ${restarts} times, each in a new upload session`);
+    up.log(`${up.where}: sending ${desc.digest} (${formatSize(length)}) in one request failed (${f.why}); sending it again in a new upload session`);
+    await abandon(up, state);
+    state.session = await up.start();
+    state.location = state.session.location;
+    state.closed = false;
   }
   const reader = chunkReader(source, desc.size);
   try {
@@ -368,6 +477,8 @@ interface ChunkReader {
   failure?: Error;
   /** The content can be read again from byte 0 (a new session can start over). */
   readonly rewindable: boolean;
+  /** The first byte that can still be read (0 when the content can be read again). */
+  readonly from: number;
   close(): void;
 }
 
@@ -376,6 +487,7 @@ function chunkReader(source: UploadSource, size: number): ChunkReader {
     return {
       size,
       rewindable: true,
+      from: 0,
       async read(offset, length) {
         const body = source.subarray(offset, offset + length);
         return { body, length: body.length, last: offset + body.length >= source.length };
@@ -392,6 +504,7 @@ function chunkReader(source: UploadSource, size: number): ChunkReader {
 class SeekableReader implements ChunkReader {
   failure?: Error;
   readonly rewindable = true;
+  readonly from = 0;
   constructor(private readonly source: SeekableContent, readonly size: number) {}
 
   async read(offset: number, length: number): Promise<Chunk> {
@@ -448,6 +561,11 @@ class StreamReader implements ChunkReader {
 
   get rewindable(): boolean {
     return this.open !== undefined;
+  }
+
+  get from(): number {
+    if (this.open) return 0;
+    return this.heldLength > 0 ? this.heldAt : (this.cursor?.position ?? 0);
   }
 
   async read(offset: number, length: number): Promise<Chunk> {
@@ -720,12 +838,17 @@ async function sendChunks(up: Uploader, state: UploadState, reader: ChunkReader,
     setback(failure!);
     // Wait as a retry would (backoff, or Retry-After within the cap), then ask where the upload stands (spec:
     // "Getting the upload status"). PATCH is never retried below this (http/retry.ts): it appends.
-    const policy = { ...(up.retry ?? DEFAULT_RETRY), maxRetries: Number.POSITIVE_INFINITY };
-    const delay = retryDelay(policy, stalls + 1, { status: 503, retryAfter: failure!.retryAfter });
-    if (delay === undefined) throw gaveUp(up, what, offset, reader.size, failure!, `the registry asks to wait longer than ${policy.maxDelayMs / 1000}s`);
-    await (up.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(delay);
+    if (!(await pause(up, stalls + 1, failure!))) throw gaveUp(up, what, offset, reader.size, failure!, `the registry asks to wait longer than ${(up.retry ?? DEFAULT_RETRY).maxDelayMs / 1000}s`);
     const status = await uploadStatus(up, state.location);
     if (status.kind === 'at' && status.offset <= Math.max(best, offset + chunk.length)) {
+      if (status.offset < reader.from) {
+        // Bytes before the chunk held were acknowledged and are gone from a one-shot stream (stdin).
+        throw new LadingError(
+          'network',
+          `cannot upload ${what} to ${up.where}: stopped at byte ${offset}${reader.size !== undefined ? ` of ${reader.size}` : ''} (${failure!.why}); the registry lost bytes it had taken (it now has ${status.offset}), and bytes before ${reader.from} came from content that can be read only once (a stream): lading can no longer resend them`,
+          { cause: failure!.error ?? failure!.res },
+        );
+      }
       let note = '';
       if (status.offset > best) {
         best = status.offset;

@@ -55,6 +55,9 @@ const patch = (url: string, next: string, end: number, status = 202): Step => ({
 const put = (url: string, digest = D): Step => ({ method: 'PUT', url: `${url}&digest=${encodeURIComponent(digest)}`, status: 201, headers: { 'docker-content-digest': digest } });
 /** The best-effort DELETE of an abandoned session (Distribution answers 204). */
 const del = (url: string, status = 204): Step => ({ method: 'DELETE', url, status });
+/** HEAD of a blob after a PUT that would have committed its upload failed: absent, or present at `size`. */
+const head = (digest = D, size?: number): Step =>
+  size === undefined ? { method: 'HEAD', url: `/v2/team/app/blobs/${digest}`, status: 404 } : { method: 'HEAD', url: `/v2/team/app/blobs/${digest}`, status: 200, headers: { 'content-length': String(size), 'docker-content-digest': digest } };
 
 /** What each PATCH carried: Content-Range, Content-Length, Content-Type, and whether the bytes are the blob's at that range. */
 function patches(reg: { seen: { method: string; headers: Record<string, unknown>; digest: string; size: number }[] }, data: Buffer<ArrayBufferLike> = DATA) {
@@ -637,6 +640,7 @@ describe('a body limit enforced by closing the connection', () => {
     const reg = await fake([
       post(`${UPLOADS}u?_state=0`),
       { method: 'PUT', url: `${UPLOADS}u?_state=0&digest=${encodeURIComponent(BD)}`, ...cut } as Step,
+      head(BD),
       { method: 'GET', url: `${UPLOADS}u?_state=0`, status: 204, headers: { location: `${UPLOADS}u?_state=g`, range: '0-0' } },
       patch(`${UPLOADS}u?_state=g`, `${UPLOADS}u?_state=1`, 1024 * KiB - 1),
       patch(`${UPLOADS}u?_state=1`, `${UPLOADS}u?_state=2`, BIG.length - 1),
@@ -656,6 +660,7 @@ describe('a body limit enforced by closing the connection', () => {
     const reg = await fake([
       post(`${UPLOADS}u?_state=0`),
       { method: 'PUT', url: `${UPLOADS}u?_state=0&digest=${encodeURIComponent(BD)}`, ...cut } as Step,
+      head(BD),
       { method: 'GET', url: `${UPLOADS}u?_state=0`, ...invalid },
       del(`${UPLOADS}u?_state=0`, 404),
       post(`${UPLOADS}w?_state=0`),
@@ -668,11 +673,56 @@ describe('a body limit enforced by closing the connection', () => {
     expect(patches(reg, BIG).map((p) => p.bytesMatch)).toEqual([true, true]);
   });
 
-  it('a blob of 1 MiB or less whose PUT fails at the connection level fails as a network error (and its session is deleted)', async () => {
-    const reg = await fake([post(`${UPLOADS}u?_state=0`), { method: 'PUT', url: `${UPLOADS}u?_state=0&digest=${ENC}`, ...cut } as Step, del(`${UPLOADS}u?_state=0`)]);
-    const err = await rejection(client(reg, { retry: NO_RETRY }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+  it('a blob of 1 MiB or less whose PUT fails at the connection level: never resent to the same session (the transport does not retry it); HEAD, then a new session, at most twice, then a network error (exit 7)', async () => {
+    const attempt = (u: string): Step[] => [
+      { method: 'PUT', url: `${UPLOADS}${u}?_state=0&digest=${ENC}`, ...cut } as Step,
+      head(),
+      del(`${UPLOADS}${u}?_state=0`),
+    ];
+    const reg = await fake([post(`${UPLOADS}a?_state=0`), ...attempt('a'), post(`${UPLOADS}b?_state=0`), ...attempt('b'), post(`${UPLOADS}c?_state=0`), ...attempt('c')]);
+    // The transport's own retries are on (3): a session PUT is still never sent twice to one session.
+    const { repo, logs } = client(reg);
+    const err = await rejection(repo.pushBlob({ digest: D, size: DATA.length }, DATA));
     reg.assertDone();
     expect(err.kind).toBe('network');
+    expect(err.exitCode).toBe(7);
+    expect(err.message).toMatch(new RegExp(`^cannot upload blob ${D} to ${reg.host}/team/app: stopped at byte 0 of ${DATA.length} \\(.+\\); sending it in one request failed 3 times, each in a new upload session$`));
+    expect(logs.filter((l) => !l.includes('retrying'))).toEqual([
+      expect.stringMatching(new RegExp(`^${reg.host}/team/app: sending ${D} \\(200 KiB\\) in one request failed \\(.+\\); sending it again in a new upload session$`)),
+      expect.stringMatching(/sending it again in a new upload session$/),
+    ]);
+    expect(logs.filter((l) => l.includes('retrying'))).toEqual([]);
+  });
+
+  it.each(SOURCES)('a small PUT from %s cut once: a new session and the PUT again, which lands', async (_name, source) => {
+    const reg = await fake([
+      post(`${UPLOADS}a?_state=0`),
+      { method: 'PUT', url: `${UPLOADS}a?_state=0&digest=${ENC}`, ...cut } as Step,
+      head(),
+      del(`${UPLOADS}a?_state=0`, 404),
+      post(`${UPLOADS}b?_state=0`),
+      put(`${UPLOADS}b?_state=0`),
+    ]);
+    const desc = await client(reg).repo.pushBlob({ digest: D, size: DATA.length }, source());
+    reg.assertDone();
+    expect(desc).toEqual({ mediaType: 'application/octet-stream', digest: D, size: DATA.length });
+    const puts = reg.seen.filter((q) => q.method === 'PUT');
+    expect(puts[puts.length - 1]).toMatchObject({ digest: D, size: DATA.length });
+  });
+
+  it('a 503 on the monolithic PUT waits as a retry would, then HEAD and a new session (Distribution refuses a second PUT to the session)', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}a?_state=0`),
+      { method: 'PUT', url: `${UPLOADS}a?_state=0&digest=${ENC}`, status: 503, headers: { 'retry-after': '2' }, body: { errors: [{ code: 'UNAVAILABLE' }] } },
+      head(),
+      del(`${UPLOADS}a?_state=0`),
+      post(`${UPLOADS}b?_state=0`),
+      put(`${UPLOADS}b?_state=0`),
+    ]);
+    const { repo, sleeps } = client(reg);
+    await repo.pushBlob({ digest: D, size: DATA.length }, DATA);
+    reg.assertDone();
+    expect(sleeps).toEqual([2000]);
   });
 
   it('a chunk cut with nothing reaching the registry is halved (not below 64 KiB) before a resume counts as a stall; the size is learned for the host', async () => {
@@ -750,5 +800,97 @@ describe('abandoned upload sessions are deleted, best effort', () => {
     const reg = await fake([post(`${UPLOADS}u?_state=0`), put(`${UPLOADS}u?_state=0`)]);
     await client(reg).repo.pushBlob({ digest: D, size: DATA.length }, DATA);
     reg.assertDone();
+  });
+});
+
+describe('a lost reply to the PUT that commits an upload', () => {
+  it('monolithic: the PUT stored the blob but its connection broke: HEAD finds it at its size: success, no second PUT, one --debug line', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`),
+      { method: 'PUT', url: `${UPLOADS}u?_state=0&digest=${ENC}`, handle: (res) => res.socket?.destroy() },
+      head(D, DATA.length),
+    ]);
+    const debug: string[] = [];
+    const { repo, logs } = client(reg, { debug: (l) => debug.push(l) });
+    const desc = await repo.pushBlob({ digest: D, size: DATA.length }, DATA);
+    reg.assertDone();
+    expect(desc).toEqual({ mediaType: 'application/octet-stream', digest: D, size: DATA.length });
+    expect(logs).toEqual([]);
+    expect(debug.filter((l) => l.includes('but the registry has the blob'))).toEqual([
+      expect.stringMatching(new RegExp(`^${reg.host}/team/app: the PUT of ${D} failed \\(.+\\), but the registry has the blob \\(${DATA.length} bytes\\): uploaded$`)),
+    ]);
+  });
+
+  it('chunked: the closing PUT is cut after the registry committed; HEAD finds the blob: success', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`),
+      patch(`${UPLOADS}u?_state=0`, `${UPLOADS}u?_state=1`, DATA.length - 1),
+      { method: 'PUT', url: `${UPLOADS}u?_state=1&digest=${ENC}`, handle: (res) => res.socket?.destroy() },
+      head(D, DATA.length),
+    ]);
+    const desc = await client(reg, { chunkSize: 256 * KiB }).repo.pushBlob({ digest: D, size: DATA.length }, DATA);
+    reg.assertDone();
+    expect(desc.digest).toBe(D);
+  });
+
+  it('chunked: a closing PUT answered 404 BLOB_UPLOAD_UNKNOWN (an earlier reply lost) with the blob there: success', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`),
+      patch(`${UPLOADS}u?_state=0`, `${UPLOADS}u?_state=1`, DATA.length - 1),
+      { method: 'PUT', url: `${UPLOADS}u?_state=1&digest=${ENC}`, status: 404, body: { errors: [{ code: 'BLOB_UPLOAD_UNKNOWN' }] } },
+      head(D, DATA.length),
+    ]);
+    const desc = await client(reg, { chunkSize: 256 * KiB }).repo.pushBlob({ digest: D, size: DATA.length }, DATA);
+    reg.assertDone();
+    expect(desc.digest).toBe(D);
+  });
+
+  it('chunked: a closing PUT answered 404 with the blob absent (or of another size) fails as not found (exit 4); the session is deleted', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`),
+      patch(`${UPLOADS}u?_state=0`, `${UPLOADS}u?_state=1`, DATA.length - 1),
+      { method: 'PUT', url: `${UPLOADS}u?_state=1&digest=${ENC}`, status: 404, body: { errors: [{ code: 'BLOB_UPLOAD_UNKNOWN' }] } },
+      head(D, DATA.length - 1),
+      del(`${UPLOADS}u?_state=1`, 404),
+    ]);
+    const err = await rejection(client(reg, { chunkSize: 256 * KiB }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+    reg.assertDone();
+    expect(err.exitCode).toBe(4);
+    expect(err.message).toMatch(/the PUT closing the upload found the session gone, and the registry does not have the blob$/);
+  });
+
+  it('stdin in one streamed PATCH: the closing PUT cut after the commit, HEAD finds the blob: success', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}s?_state=0`),
+      { method: 'PATCH', url: `${UPLOADS}s?_state=0`, status: 202, headers: { location: `${UPLOADS}s?_state=1`, range: `0-${DATA.length - 1}` } },
+      { method: 'PUT', url: `${UPLOADS}s?_state=1&digest=${ENC}`, handle: (res) => res.socket?.destroy() },
+      head(D, DATA.length),
+    ]);
+    const desc = await client(reg).repo.pushBlobStream(Readable.from([DATA]));
+    reg.assertDone();
+    expect(desc).toMatchObject({ digest: D, size: DATA.length });
+  });
+});
+
+describe('stdin in chunks: the registry forgets bytes of a chunk already let go', () => {
+  it('a network error (exit 7) saying the registry lost bytes lading cannot resend, not an internal error', async () => {
+    const mem = memoryRegistry(async (n, req) => {
+      // The third chunk's connection fails; GET then reports only the first chunk (64 KiB), before the chunk held.
+      if (n === 3) throw Object.assign(new Error('socket closed'), { code: 'UND_ERR_SOCKET' });
+      return undefined;
+    });
+    const registry = mem.registry(64 * KiB);
+    const forget = registry.options.transport!;
+    const transport: Transport = {
+      async do(req) {
+        if (req.method === 'GET') return { status: 204, headers: { location: `${UPLOADS}u`, range: `0-${64 * KiB - 1}` }, body: Readable.from([]), url: req.url };
+        return forget.do(req);
+      },
+    };
+    const reg2 = new Registry('mem.example', 'mem.example', { transport, chunkSize: 64 * KiB, retry: NO_RETRY, sleep: async () => {} });
+    const err = await rejection(reg2.repository('team/app').pushBlobStream(Readable.from([DATA])));
+    expect(err.kind).toBe('network');
+    expect(err.exitCode).toBe(7);
+    expect(err.message).toMatch(/the registry lost bytes it had taken \(it now has 65536\), and bytes before 131072 came from content that can be read only once \(a stream\): lading can no longer resend them$/);
   });
 });

@@ -1,3 +1,4 @@
+import { redactUrl } from '../http/retry.js';
 import { LadingError } from '../../errors/errors.js';
 import type { Credential, CredentialProvider } from '../credentials/types.js';
 import { dump, headerValues, readBounded, type HttpRequest, type HttpResponse, type Transport } from '../http/types.js';
@@ -50,6 +51,14 @@ interface Token {
  * and retries once, plus one more time with the union of scopes on `insufficient_scope`.
  * Token requests go through `base` with only the credentials the token flow needs.
  */
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 export class AuthTransport implements Transport {
   private readonly hosts = new Map<string, HostAuth>();
   /** Token cache, keyed by realm, service and sorted scope set; promises so concurrent callers share a fetch. */
@@ -78,6 +87,9 @@ export class AuthTransport implements Transport {
     let scopes = mergeScopes(req.scopes ?? []);
     let sent = await this.preAuthorize(host, scopes, req.signal);
     let res = await this.send(req, sent);
+    // A 401 from another host (a redirect target such as a CDN) is that host's business: its challenge must never
+    // make lading send the registry's credentials to a realm it names, nor change how the registry is authorised.
+    if (res.status === 401 && this.options.origin !== undefined && originOf(res.url) !== this.options.origin) return res;
     // attempt 0: the first 401 (any challenge); attempt 1: the retry was refused for insufficient scope.
     for (let attempt = 0; res.status === 401 && attempt < 2; attempt++) {
       const challenges = parseChallenges(headerValues(res, 'www-authenticate'));
@@ -108,6 +120,7 @@ export class AuthTransport implements Transport {
       await dump(res.body);
       sent = next;
       res = await this.send(req, sent);
+      if (res.status === 401 && this.options.origin !== undefined && originOf(res.url) !== this.options.origin) return res;
     }
     return res;
   }
@@ -121,7 +134,7 @@ export class AuthTransport implements Transport {
     const prev = this.hosts.get(host);
     if (JSON.stringify(prev) === JSON.stringify(auth)) return;
     this.hosts.set(host, auth);
-    this.log(`auth: ${host} uses ${auth.scheme}${auth.scheme === 'bearer' ? ` (realm ${auth.realm}, service ${auth.service ?? '-'})` : ''}`);
+    this.log(`auth: ${host} uses ${auth.scheme}${auth.scheme === 'bearer' ? ` (realm ${redactUrl(auth.realm)}, service ${auth.service ?? '-'})` : ''}`);
   }
 
   /** The Authorization value to send up front, once the host's scheme is known. */

@@ -81,9 +81,10 @@ export class RetryTransport implements Transport {
   async do(req: HttpRequest): Promise<HttpResponse> {
     const policy = this.options.policy ?? DEFAULT_RETRY;
     const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-    // PATCH appends (not idempotent): a chunk that may have partly reached the registry is never resent blindly;
-    // the upload asks the registry where it stands instead (upload.ts).
-    const repeatable = isRepeatable(req) && req.method !== 'PATCH';
+    // Requests marked `retry: false` are not idempotent: a PATCH appends, and a PUT to an upload session commits it
+    // (Distribution answers 404 to a second PUT once any byte of the first arrived). They are never resent blindly;
+    // the upload asks the registry where it stands instead (upload.ts). PATCH is never repeatable, marked or not.
+    const repeatable = isRepeatable(req) && req.method !== 'PATCH' && req.retry !== false;
     for (let attempt = 1; ; attempt++) {
       let res: HttpResponse | undefined;
       let error: unknown;
@@ -138,7 +139,7 @@ export function redactUrl(url: string): string {
       const value = u.searchParams.get(key) ?? '';
       if (!PLAIN_QUERY.has(key)) u.searchParams.set(key, 'REDACTED');
       // Upload state (Distribution's `_state`) is opaque and hundreds of characters long: shown shortened.
-      else if (value.length > 40) u.searchParams.set(key, `${value.slice(0, 12)}…`);
+      else if (value.length > 40) u.searchParams.set(key, `${value.slice(0, 12)}...`);
     }
     return u.toString();
   } catch {
@@ -176,7 +177,7 @@ function networkError(error: unknown, req: HttpRequest) {
     hint = ' (TLS: trust the registry\'s CA with --ca-file, or skip verification with --insecure)';
   } else if ((code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') && req.url.startsWith('https:')) {
     hint = ' (the registry closed the connection; if it requires a client certificate, pass --cert-file and --key-file)';
-  } else if (code === 'EPIPE' && req.body !== undefined) {
+  } else if (code === 'EPIPE' && req.body !== undefined && req.method !== 'PATCH') {
     hint = ' (a registry or proxy that refuses large bodies may close the connection: try --chunk-size)';
   } else if (code === 'ECONNREFUSED' && refusedElsewhere(error, req.url)) {
     hint = ` (the connection to ${refusedElsewhere(error, req.url)} was refused: that is the proxy from HTTPS_PROXY/HTTP_PROXY; check it, or exempt the host with NO_PROXY)`;

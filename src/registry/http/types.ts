@@ -15,6 +15,11 @@ export interface HttpRequest {
   scopes?: string[];
   /** Abort signal. */
   signal?: AbortSignal;
+  /**
+   * `false`: never sent again by the retry layer (a request that is not idempotent: a PATCH appends, a PUT to an
+   * upload session commits it once); the caller decides what to do after a failure (upload.ts).
+   */
+  retry?: false;
 }
 
 export interface HttpResponse {
