@@ -182,6 +182,10 @@ function run(cmd, args, { cwd = work, env = process.env, measure = true } = {}) 
 
 const lading = (...args) => ['node', [cli, ...args]];
 const skopeo = (...args) => ['skopeo', args];
+/** The minimal Node programs of scripts/bench-floor (undici, or node:http for pull): what any Node client costs here. */
+const floorScript = (name, ...args) => ['node', [join(dirname(fileURLToPath(import.meta.url)), 'bench-floor', `${name}.mjs`), ...args]];
+const NODE_FLOOR = 'node minimal (undici)';
+const NODE_HTTP_FLOOR = 'node minimal (node:http)';
 
 // ---------------------------------------------------------------- registries
 function freePort() {
@@ -425,6 +429,15 @@ async function checkRegistryImage(host, repo, tag, image) {
 }
 
 /** The layout at DIR tags TAG as the source manifest, and every blob in it hashes to its digest. */
+/** The bare blob files of scripts/bench-floor/node-pull.mjs: every layer there, hashing to its digest. */
+async function checkBlobFiles(dir, image) {
+  for (const l of image.layers) {
+    const p = join(dir, l.digest.slice(7));
+    const got = existsSync(p) ? await sha256File(p) : 'nothing';
+    if (got !== l.digest) throw new Error(`${dir}: layer ${l.digest} is ${got}`);
+  }
+}
+
 async function checkLayoutImage(dir, tag, image) {
   const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
   const entry = (index.manifests ?? []).find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === tag);
@@ -635,13 +648,16 @@ async function main() {
       command: ({ reg, repo }) =>
         tool === 'lading'
           ? lading('copy', '--from-oci-layout', `${image.dir}:${TAG}`, '--to-plain-http', `${reg.host}/${repo}:${TAG}`)
-          : skopeo('copy', '--dest-tls-verify=false', '--preserve-digests', `oci:${image.dir}:${TAG}`, `docker://${reg.host}/${repo}:${TAG}`),
+          : tool === 'skopeo'
+            ? skopeo('copy', '--dest-tls-verify=false', '--preserve-digests', `oci:${image.dir}:${TAG}`, `docker://${reg.host}/${repo}:${TAG}`)
+            : floorScript('node-push', image.dir, TAG, reg.host, repo),
       check: ({ reg, repo }) => checkRegistryImage(reg.host, repo, TAG, image),
       teardown: ({ reg }) => stopRegistry(reg),
       watch: ({ reg }) => [reg],
     });
-    await alternate('push', { lading: spec('lading'), skopeo: spec('skopeo') });
+    await alternate('push', { lading: spec('lading'), skopeo: spec('skopeo'), [NODE_FLOOR]: spec('node') });
     cases.push({ id: 'push', what: `push: OCI layout (${size.layers} × ${fmtSize(size.layer)} random layers) → empty registry`, a: 'lading', b: 'skopeo', target: 0.6, bytes: image.totalBytes });
+    cases.push({ id: 'push', what: 'floor: push by a minimal Node program (scripts/bench-floor/node-push.mjs) vs skopeo', a: NODE_FLOOR, b: 'skopeo', bytes: image.totalBytes, note: 'reference' });
   }
 
   // -------------------------------------------------- pull: registry -> layout
@@ -652,13 +668,18 @@ async function main() {
       command: ({ dir }) =>
         tool === 'lading'
           ? lading('copy', '--from-plain-http', `${source.host}/bench/image:${TAG}`, '--to-oci-layout', `${dir}:${TAG}`)
-          : skopeo('copy', '--src-tls-verify=false', '--preserve-digests', `docker://${source.host}/bench/image:${TAG}`, `oci:${dir}:${TAG}`),
-      check: ({ dir }) => checkLayoutImage(dir, TAG, image),
+          : tool === 'skopeo'
+            ? skopeo('copy', '--src-tls-verify=false', '--preserve-digests', `docker://${source.host}/bench/image:${TAG}`, `oci:${dir}:${TAG}`)
+            : floorScript('node-pull', tool, source.host, 'bench/image', TAG, dir),
+      // The minimal programs write bare blob files, each checked against its digest by the program itself.
+      check: ({ dir }) => (tool === 'lading' || tool === 'skopeo' ? checkLayoutImage(dir, TAG, image) : checkBlobFiles(dir, image)),
       teardown: ({ dir }) => rmSync(dir, { recursive: true, force: true }),
       watch: () => [source],
     });
-    await alternate('pull', { lading: spec('lading'), skopeo: spec('skopeo') });
+    await alternate('pull', { lading: spec('lading'), skopeo: spec('skopeo'), [NODE_FLOOR]: spec('undici'), [NODE_HTTP_FLOOR]: spec('http') });
     cases.push({ id: 'pull', what: `pull: registry → new OCI layout (same image)`, a: 'lading', b: 'skopeo', target: 0.8, bytes: image.totalBytes });
+    cases.push({ id: 'pull', what: 'floor: pull by a minimal Node program with undici (scripts/bench-floor/node-pull.mjs) vs skopeo', a: NODE_FLOOR, b: 'skopeo', bytes: image.totalBytes, note: 'reference' });
+    cases.push({ id: 'pull', what: 'floor: pull by a minimal Node program with node:http vs skopeo', a: NODE_HTTP_FLOOR, b: 'skopeo', bytes: image.totalBytes, note: 'reference' });
   }
 
   // -------------------------------------------------- copy: registry -> registry
@@ -669,13 +690,16 @@ async function main() {
       command: ({ reg, repo }) =>
         tool === 'lading'
           ? lading('copy', '--from-plain-http', '--to-plain-http', `${source.host}/bench/image:${TAG}`, `${reg.host}/${repo}:${TAG}`)
-          : skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--preserve-digests', `docker://${source.host}/bench/image:${TAG}`, `docker://${reg.host}/${repo}:${TAG}`),
+          : tool === 'skopeo'
+            ? skopeo('copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--preserve-digests', `docker://${source.host}/bench/image:${TAG}`, `docker://${reg.host}/${repo}:${TAG}`)
+            : floorScript('node-copy', `${source.host}/bench/image:${TAG}`, `${reg.host}/${repo}`),
       check: ({ reg, repo }) => checkRegistryImage(reg.host, repo, TAG, image),
       teardown: ({ reg }) => stopRegistry(reg),
       watch: ({ reg }) => [source, reg],
     });
-    await alternate('copy', { lading: spec('lading'), skopeo: spec('skopeo') });
+    await alternate('copy', { lading: spec('lading'), skopeo: spec('skopeo'), [NODE_FLOOR]: spec('node') });
     cases.push({ id: 'copy', what: `copy: registry → another, empty registry (same image)`, a: 'lading', b: 'skopeo', target: 0.7, bytes: image.totalBytes });
+    cases.push({ id: 'copy', what: 'floor: copy by a minimal Node program (scripts/bench-floor/node-copy.mjs) vs skopeo', a: NODE_FLOOR, b: 'skopeo', bytes: image.totalBytes, note: 'reference' });
   }
 
   // -------------------------------------------------- artifacts: 500 small files vs one file of the same size
