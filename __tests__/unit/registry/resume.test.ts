@@ -289,3 +289,77 @@ describe('a body that ends cleanly but short', () => {
     reg.assertDone();
   });
 });
+
+describe('resumableBody as a stream', () => {
+  const reply = (status: number, body: Readable, headers: Record<string, string> = {}): HttpResponse => ({ status, headers, body, url: `http://r.example${BLOB}` });
+  const tick = () => new Promise<void>((r) => setTimeout(r, 20));
+
+  it('reads nothing before its consumer asks: a body that fails at once raises no error nobody listens for', async () => {
+    let pulled = false;
+    const failing = new Readable({
+      read() {
+        pulled = true;
+        this.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+      },
+    });
+    // Size unknown: nothing to resume, the failure is the stream's. Without a consumer for a while, nothing happens.
+    const body = resumableBody(reply(200, failing), { what: `blob ${D}`, size: undefined, request: async () => { throw new Error('not asked'); } });
+    await tick();
+    expect(pulled).toBe(false);
+    const err = await rejection(readAll(body));
+    expect(err.kind).toBe('network');
+    expect(err.message).toContain(`GET http://r.example${BLOB}: socket hang up`);
+  });
+
+  it('destroyed by its consumer while waiting to resume: the resumed reply is discarded, nothing more is read', async () => {
+    let resumedBody: Readable | undefined;
+    let release!: () => void;
+    const slept = new Promise<void>((r) => (release = r));
+    const first = Readable.from(
+      (async function* () {
+        yield DATA.subarray(0, 1000);
+        throw Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+      })(),
+    );
+    const body = resumableBody(reply(200, first, { 'content-length': String(SIZE) }), {
+      what: `blob ${D}`,
+      size: SIZE,
+      sleep: () => slept,
+      request: async () => {
+        resumedBody = Readable.from([DATA.subarray(1000)]);
+        return reply(206, resumedBody, { 'content-range': `bytes 1000-${SIZE - 1}/${SIZE}` });
+      },
+    });
+    body.on('data', () => body.destroy());
+    await tick();
+    expect(body.destroyed).toBe(true);
+    release();
+    await tick();
+    // The wait ended after the consumer left: no new request at all.
+    expect(resumedBody).toBeUndefined();
+  });
+
+  it('a body destroyed without an error (premature close) is resumed like a dropped connection', async () => {
+    let sent = false;
+    const first = new Readable({
+      read() {
+        if (sent) return;
+        sent = true;
+        this.push(DATA.subarray(0, 4096));
+        setImmediate(() => this.destroy());
+      },
+    });
+    const requests: string[] = [];
+    const body = resumableBody(reply(200, first, { 'content-length': String(SIZE) }), {
+      what: `blob ${D}`,
+      size: SIZE,
+      sleep: async () => undefined,
+      request: async (headers) => {
+        requests.push(headers.range);
+        return reply(206, Readable.from([DATA.subarray(4096)]), { 'content-range': `bytes 4096-${SIZE - 1}/${SIZE}` });
+      },
+    });
+    expect((await readAll(body)).equals(DATA)).toBe(true);
+    expect(requests).toEqual(['bytes=4096-']);
+  });
+});
