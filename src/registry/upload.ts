@@ -273,19 +273,9 @@ async function close(up: Uploader, state: { location: string; closed: boolean },
       if (!isConnectionFailure(err)) throw err;
       failure = { why: (err as Error).message, error: err as Error };
     }
-    if (res) {
-      failure = await putFailure(up, res, what);
-      if (!failure) {
-        if (res.status >= 200 && res.status <= 299) state.closed = true;
-        return up.finish(res, desc);
-      }
-    }
-    const f = failure!;
-    if (!(await pause(up, attempt, f))) throw gaveUp(up, what, desc.size, desc.size, f, `closing the upload failed, and the registry asks to wait longer than ${(up.retry ?? DEFAULT_RETRY).maxDelayMs / 1000}s`);
-    if (await landed(up, desc, f)) {
-      state.closed = true;
-      return { mediaType: 'application/octet-stream', digest: desc.digest, size: desc.size };
-    }
+    const settled = await settlePut(up, state, desc, attempt, res, failure, { at: desc.size, why: 'closing the upload failed, and ' });
+    if ('descriptor' in settled) return settled.descriptor;
+    const f = settled.failure;
     if (f.res?.status === 404) throw gaveUp(up, what, desc.size, desc.size, f, 'the PUT closing the upload found the session gone, and the registry does not have the blob');
     if (attempt > retries) throw gaveUp(up, what, desc.size, desc.size, f, `the PUT closing the upload failed ${attempt} times`);
   }
@@ -318,6 +308,40 @@ async function pause(up: Uploader, attempt: number, failure: Failure): Promise<b
   if (delay === undefined) return false;
   await (up.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms))))(delay);
   return true;
+}
+
+/**
+ * What a session PUT came to: its reply (`res`) checked, or its connection `failure`. A reply that is not one the
+ * upload handles itself (putFailure) is the outcome, the session closed when it is a 2xx. Otherwise the wait of a
+ * retry, then HEAD of the blob: there at its size, the PUT stored it and only the reply was lost. Else the failure,
+ * for the caller to decide what comes next. `message` words the give-up when the registry asks to wait too long.
+ */
+async function settlePut(
+  up: Uploader,
+  state: { closed: boolean },
+  desc: { digest: string; size: number },
+  attempt: number,
+  res: HttpResponse | undefined,
+  failure: Failure | undefined,
+  message: { at: number; why: string },
+): Promise<{ descriptor: Descriptor } | { failure: Failure }> {
+  const what = `blob ${desc.digest}`;
+  if (res) {
+    failure = await putFailure(up, res, what);
+    if (!failure) {
+      if (res.status >= 200 && res.status <= 299) state.closed = true;
+      return { descriptor: await up.finish(res, desc) };
+    }
+  }
+  const f = failure!;
+  if (!(await pause(up, attempt, f))) {
+    throw gaveUp(up, what, message.at, desc.size, f, `${message.why}the registry asks to wait longer than ${(up.retry ?? DEFAULT_RETRY).maxDelayMs / 1000}s`);
+  }
+  if (await landed(up, desc, f)) {
+    state.closed = true;
+    return { descriptor: { mediaType: 'application/octet-stream', digest: desc.digest, size: desc.size } };
+  }
+  return { failure: f };
 }
 
 /**
@@ -381,22 +405,11 @@ async function uploadInto(up: Uploader, state: UploadState, desc: { digest: stri
       up.log(`${up.where}: a body of ${formatSize(length)} was refused (413 Request Entity Too Large); uploading ${desc.digest} in chunks of ${formatSize(chunk)}`);
       break;
     }
-    if (res) {
-      failure = await putFailure(up, res, what);
-      if (!failure) {
-        if (res.status >= 200 && res.status <= 299) state.closed = true;
-        return up.finish(res, desc);
-      }
-    }
     // The PUT failed, and the transport did not send it again (`retry: false`): Distribution answers 404
-    // BLOB_UPLOAD_INVALID to a second PUT on a session that got any byte of the first. Wait as a retry would, then
-    // HEAD: a lost reply to a PUT that stored the blob is a success.
-    const f = failure!;
-    if (!(await pause(up, attempt, f))) throw gaveUp(up, what, 0, desc.size, f, `the registry asks to wait longer than ${(up.retry ?? DEFAULT_RETRY).maxDelayMs / 1000}s`);
-    if (await landed(up, desc, f)) {
-      state.closed = true;
-      return { mediaType: 'application/octet-stream', digest: desc.digest, size: desc.size };
-    }
+    // BLOB_UPLOAD_INVALID to a second PUT on a session that got any byte of the first.
+    const settled = await settlePut(up, state, desc, attempt, res, failure, { at: 0, why: '' });
+    if ('descriptor' in settled) return settled.descriptor;
+    const f = settled.failure;
     if (source instanceof Readable) throw gaveUp(up, what, 0, desc.size, f, 'the content was a stream that cannot be read again');
     if (f.error && length > CHUNK_FALLBACK_MIN_SIZE) {
       // A proxy enforcing a body limit may close the connection before the 413 it sent is read (nginx does not
