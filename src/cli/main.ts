@@ -1,4 +1,6 @@
 import { LadingError, toLadingError } from '../errors/errors.js';
+import { printableLines } from '../errors/printable.js';
+import { addSecret, currentSecretScope, scrubSecrets, withSecretScope, type SecretSet } from '../errors/secrets.js';
 import { flagHelp, parseArgs } from './args.js';
 import type { Command } from './command.js';
 import { artifactCommands } from './commands/artifact.js';
@@ -13,11 +15,24 @@ import { Context, type CliIO } from './context.js';
 
 export const COMMANDS: Command[] = [...artifactCommands, ...copyCommands, ...convertCommands, ...manifestCommands, ...manifestIndexCommands, ...blobCommands, ...tagCommands, ...loginCommands];
 
-/** Scrubs anything that looks like a secret from a message before it is printed. */
-export function scrub(message: string, secrets: string[]): string {
-  let out = message;
-  for (const s of secrets) if (s && s.length >= 3) out = out.split(s).join('***');
-  return out.replace(/(authorization:\s*)(basic|bearer)\s+\S+/gi, '$1$2 ***');
+/**
+ * A message or line as printed: every secret of this run and of the process scrubbed (errors/secrets.ts: the
+ * flags' and the auth layer's, in every form they can be echoed in), and no control character but LF (server
+ * text should have been made printable where it was quoted: this is the last line of defence).
+ */
+export function forPrinting(message: string, run?: SecretSet): string {
+  return printableLines(scrubSecrets(message, [run]));
+}
+
+/** The CLI's context, whose status and warning lines are printed as forPrinting shows them (with this run's secrets). */
+class PrintingContext extends Context {
+  private readonly run = currentSecretScope();
+  override status(line: string): void {
+    super.status(forPrinting(line, this.run));
+  }
+  override warn(line: string): void {
+    super.warn(forPrinting(line, this.run));
+  }
 }
 
 function findCommand(words: string[]): { command?: Command; used: number } {
@@ -64,9 +79,15 @@ const ENVIRONMENT = `Environment:
   DOCKER_CONFIG                      folder of the Docker config.json with credentials
   SOURCE_DATE_EPOCH                  fixed timestamps for push --reproducible`;
 
-/** Runs the CLI; returns the exit code. Errors are printed once, scrubbed of secrets. */
-export async function main(argv: string[], io: CliIO): Promise<number> {
-  const secrets: string[] = [];
+/**
+ * Runs the CLI; returns the exit code. Errors are printed once, scrubbed of secrets. Each run has its own
+ * secrets (errors/secrets.ts): the flags' and everything its registry clients register.
+ */
+export function main(argv: string[], io: CliIO): Promise<number> {
+  return withSecretScope(() => run(argv, io));
+}
+
+async function run(argv: string[], io: CliIO): Promise<number> {
   let helpHint = 'lading --help';
   let sided = false;
   try {
@@ -105,9 +126,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     helpHint = `lading ${command.name} --help`;
     sided = command.flags.some((f) => f.long === 'from-plain-http');
     const parsed = parseArgs(argv.slice(used), command.flags);
-    for (const k of ['password', 'identity-token']) {
-      const v = parsed.flags[k];
-      if (typeof v === 'string') secrets.push(v);
+    // Every side's: --password, --from-password, --to-identity-token …
+    for (const [k, v] of Object.entries(parsed.flags)) {
+      if (/(^|-)(password|identity-token)$/.test(k) && typeof v === 'string') addSecret(v);
     }
     if (parsed.flags.help === true) {
       io.stdout.write(usageOf(command));
@@ -122,13 +143,13 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       throw new LadingError('usage', `"lading ${command.name}" takes ${count} argument${max === 1 ? '' : 's'}: ${command.usage}`);
     }
     const formats = command.flags.find((f) => f.long === 'format')?.value?.split('|');
-    const ctx = new Context(io, parsed, formats);
+    const ctx = new PrintingContext(io, parsed, formats);
     await command.run(ctx, parsed.args);
     return 0;
   } catch (err) {
     const e = toLadingError(err);
     if (sided) e.message = forSide(e.message);
-    io.stderr.write(`Error: ${scrub(e.message, secrets)}\n`);
+    io.stderr.write(`Error: ${forPrinting(e.message)}\n`);
     if (e.kind === 'usage' && !/--help/.test(e.message)) io.stderr.write(`Run "${helpHint}" for usage.\n`);
     return e.exitCode;
   }

@@ -1,3 +1,6 @@
+import { printable } from './printable.js';
+import { scrubSecrets } from './secrets.js';
+
 /**
  * One catalogue of error kinds. Every error lading raises is a LadingError with a kind;
  * the kind decides the process exit code (documented in the README).
@@ -76,12 +79,18 @@ function formatResponseError(init: {
   text?: string;
 }): string {
   const head = `${init.method} ${init.url}: ${init.status} ${statusText(init.status)}`;
+  // Everything after the head is the server's text: one inert line (printable), and never a secret it echoes.
   if (init.errors.length > 0) {
     const parts = [...new Set(init.errors.map((e) => `${e.message ? `${e.code}: ${e.message}` : e.code}${detailText(e.detail)}`))];
-    return `${head}: ${parts.join('; ')}`;
+    return `${head}: ${shown(parts.join('; '))}`;
   }
   const text = (init.text ?? '').trim();
-  return text ? `${head}: ${text}` : head;
+  return text ? `${head}: ${shown(text)}` : head;
+}
+
+/** Server text as it goes into a message: secrets scrubbed, control characters escaped. */
+function shown(text: string): string {
+  return printable(scrubSecrets(text));
 }
 
 /** The identifying part of an error's detail (Distribution: {"digest"}, {"Tag"}, {"Name"}), e.g. which blob is unknown. */

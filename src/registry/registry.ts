@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import { LadingError } from '../errors/errors.js';
+import { printable, printableLines } from '../errors/printable.js';
+import { currentSecretScope, scrubSecrets, SecretSet } from '../errors/secrets.js';
 import { hostname } from '../reference/reference.js';
 import { AuthTransport } from './auth/client.js';
 import type { CredentialProvider } from './credentials/types.js';
@@ -52,23 +54,54 @@ export interface RegistryOptions {
 export const DEFAULT_MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
 const CATALOG_LIMIT = 16 * 1024 * 1024;
 
-/** Prints request method, URL (redacted), status: never headers, so never credentials. */
+/**
+ * A challenge's realm for the trace: a token realm is a URL like any other (absolute, or a path on the registry),
+ * so its query values are hidden; any other realm (Basic's `realm="Registry Realm"`) is free text, shown printable.
+ */
+export function traceRealm(realm: string, requestUrl: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(realm)) return redactUrl(realm);
+  if (realm.startsWith('/')) {
+    try {
+      return redactUrl(new URL(realm, requestUrl).toString());
+    } catch {
+      /* shown as text */
+    }
+  }
+  return printable(realm);
+}
+
+/** The headers of a response worth a trace line, as shown: the server's text printable, realms as traceRealm shows them. */
+export function traceHeaders(res: HttpResponse, requestUrl: string): string {
+  return ['docker-content-digest', 'content-type', 'content-length', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit', 'ratelimit-policy', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after', 'www-authenticate']
+    .map((h) => [h, headerValue(res, h)])
+    .filter(([, v]) => v)
+    .map(([h, v]) => {
+      if (h !== 'www-authenticate') return `${h}: ${printable(v!)}`;
+      // Outside the realms the challenge is printable; the realms are each shown by traceRealm.
+      const parts = v!.split(/(\brealm=(?:"[^"]*"|[^\s,"]+))/gi);
+      return `${h}: ${parts
+        .map((p, i) => {
+          if (i % 2 === 0) return printable(p);
+          const quoted = p[6] === '"';
+          return `realm="${traceRealm(quoted ? p.slice(7, -1) : p.slice(6), requestUrl)}"`;
+        })
+        .join('')}`;
+    })
+    .join('; ');
+}
+
+/** Prints request method, URL (redacted), status: never request headers, so never credentials. */
 class DebugTransport implements Transport {
   constructor(private readonly base: Transport, private readonly debug: (line: string) => void) {}
   async do(req: HttpRequest): Promise<HttpResponse> {
     const started = Date.now();
     try {
       const res = await this.base.do(req);
-      const extra = ['docker-content-digest', 'content-type', 'content-length', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit', 'ratelimit-policy', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'retry-after', 'www-authenticate']
-        .map((h) => [h, headerValue(res, h)])
-        .filter(([, v]) => v)
-        // A challenge's realm is a URL like any other: its query values are hidden.
-        .map(([h, v]) => `${h}: ${h === 'www-authenticate' ? v!.replace(/realm="([^"]*)"/gi, (_m, realm: string) => `realm="${redactUrl(realm)}"`) : v}`)
-        .join('; ');
+      const extra = traceHeaders(res, req.url);
       this.debug(`${req.method} ${redactUrl(req.url)} -> ${res.status} (${Date.now() - started} ms)${extra ? ` [${extra}]` : ''}`);
       return res;
     } catch (err) {
-      this.debug(`${req.method} ${redactUrl(req.url)} -> error ${(err as Error).message}`);
+      this.debug(`${req.method} ${redactUrl(req.url)} -> error ${printable((err as Error).message)}`);
       throw err;
     }
   }
@@ -85,7 +118,22 @@ export class Registry {
   /** The rate limit the latest response reported, if any did. */
   rateLimit?: RateLimit;
 
-  constructor(readonly name: string, readonly host: string, readonly options: RegistryOptions = {}) {
+  /** The options given, with `log` and `debug` showing every line scrubbed and printable (errors/secrets.ts, errors/printable.ts). */
+  readonly options: RegistryOptions;
+  /** The secrets of this registry's credentials and tokens (forwarded to the CLI run it was made in, if any). */
+  readonly secrets = new SecretSet(currentSecretScope());
+
+  constructor(readonly name: string, readonly host: string, given: RegistryOptions = {}) {
+    const { log, debug } = given;
+    // Every status and trace line (retries, warnings, auth, uploads, resumes) passes here: scrubbed of every known
+    // secret, with no control character but LF.
+    const shown = (line: string) => printableLines(scrubSecrets(line, [this.secrets]));
+    const options: RegistryOptions = {
+      ...given,
+      log: log && ((line: string) => log(shown(line))),
+      debug: debug && ((line: string) => debug(shown(line))),
+    };
+    this.options = options;
     const plain = options.plainHttp ?? hostname(host) === 'localhost';
     this.baseUrl = `${plain ? 'http' : 'https'}://${host}`;
     this.maxManifestSize = options.maxManifestSize ?? DEFAULT_MAX_MANIFEST_SIZE;
@@ -98,6 +146,7 @@ export class Registry {
       registry: name,
       origin: new URL(this.baseUrl).origin,
       credentials: options.credentials ?? (async () => undefined),
+      secrets: this.secrets,
       // Which scheme a host uses and each token fetched are trace lines (--debug), not status: ORAS prints neither.
       log: options.debug,
     });
@@ -123,7 +172,7 @@ export class Registry {
     for (const text of headerValues(res, 'warning').flatMap(warningTexts)) {
       if (!this.warned.has(text)) {
         this.warned.add(text);
-        this.options.log?.(`Warning from ${this.name}: ${text}`);
+        this.options.log?.(`Warning from ${this.name}: ${printable(text)}`);
       }
     }
     return res;

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { LadingError, toLadingError } from '../errors/errors.js';
+import { printable } from '../errors/printable.js';
 import type { Verifier } from '../oci/digest.js';
 import { responseError } from './errors.js';
 import { DEFAULT_RETRY, redactUrl, retryDelay, type RetryPolicy } from './http/retry.js';
@@ -221,7 +222,7 @@ export function resumableBody(first: HttpResponse, options: ResumeOptions): Read
       await dump(res.body);
       throw new LadingError(
         'registry',
-        `${what}: ${where}: the registry answered 206 with Content-Range ${range === undefined ? '(none)' : `"${range}"`}, expected "bytes ${from}-${size! - 1}/${size}"`,
+        `${what}: ${where}: the registry answered 206 with Content-Range ${range === undefined ? '(none)' : `"${printable(range)}"`}, expected "bytes ${from}-${size! - 1}/${size}"`,
       );
     }
     throw await responseError(res, 'GET', `${what}: cannot resume after ${from} of ${size} bytes`);

@@ -1,5 +1,7 @@
 import { redactUrl } from '../http/retry.js';
 import { LadingError } from '../../errors/errors.js';
+import { printable } from '../../errors/printable.js';
+import { currentSecretScope, scrubSecrets, SecretSet } from '../../errors/secrets.js';
 import type { Credential, CredentialProvider } from '../credentials/types.js';
 import { dump, headerValues, readBounded, type HttpRequest, type HttpResponse, type Transport } from '../http/types.js';
 import { parseChallenges } from './challenge.js';
@@ -29,6 +31,11 @@ export interface AuthTransportOptions {
   /** OAuth2 client_id for the refresh-token exchange; default `lading`. */
   clientId?: string;
   log?: (line: string) => void;
+  /**
+   * Where the credentials' secrets and the tokens fetched are registered, for scrubbing (default: a set of this
+   * transport's own that forwards to the current CLI run's, if any).
+   */
+  secrets?: SecretSet;
   /** Clock in ms (tests). */
   now?: () => number;
 }
@@ -67,6 +74,7 @@ export class AuthTransport implements Transport {
   private readonly clientId: string;
   private readonly log: (line: string) => void;
   private readonly now: () => number;
+  private readonly secrets: SecretSet;
 
   constructor(
     private readonly base: Transport,
@@ -75,6 +83,7 @@ export class AuthTransport implements Transport {
     this.clientId = options.clientId ?? 'lading';
     this.log = options.log ?? (() => {});
     this.now = options.now ?? Date.now;
+    this.secrets = options.secrets ?? new SecretSet(currentSecretScope());
   }
 
   async do(req: HttpRequest): Promise<HttpResponse> {
@@ -134,7 +143,7 @@ export class AuthTransport implements Transport {
     const prev = this.hosts.get(host);
     if (JSON.stringify(prev) === JSON.stringify(auth)) return;
     this.hosts.set(host, auth);
-    this.log(`auth: ${host} uses ${auth.scheme}${auth.scheme === 'bearer' ? ` (realm ${redactUrl(auth.realm)}, service ${auth.service ?? '-'})` : ''}`);
+    this.log(`auth: ${host} uses ${auth.scheme}${auth.scheme === 'bearer' ? ` (realm ${redactUrl(auth.realm)}, service ${printable(auth.service ?? '-')})` : ''}`);
   }
 
   /** The Authorization value to send up front, once the host's scheme is known. */
@@ -147,7 +156,12 @@ export class AuthTransport implements Transport {
 
   /** Credentials are looked up lazily, once per transport. */
   private getCredential(): Promise<Credential | undefined> {
-    this.credential ??= this.options.credentials(this.options.registry).then(normalizeCredential);
+    this.credential ??= this.options.credentials(this.options.registry).then((found) => {
+      const cred = normalizeCredential(found);
+      // Every secret this transport may send is known to the scrubber before anything can echo it.
+      for (const secret of [cred?.password, cred?.identityToken, cred?.registryToken, basicAuthorization(cred)?.slice(6)]) this.secrets.add(secret);
+      return cred;
+    });
     return this.credential;
   }
 
@@ -205,8 +219,9 @@ export class AuthTransport implements Transport {
       } catch {
         /* message unavailable */
       }
-      const msg = errorMessage(text);
-      throw new LadingError('unauthorized', redact(`token request ${req.method} ${where}: ${res.status}${msg ? `: ${msg}` : ''}`, cred));
+      // The server's text is one inert line, and never a secret it echoes (the form body it was sent, say).
+      const msg = printable(errorMessage(text));
+      throw new LadingError('unauthorized', scrubSecrets(`token request ${req.method} ${where}: ${res.status}${msg ? `: ${msg}` : ''}`, [this.secrets]));
     }
     const body = await readBounded(res.body, TOKEN_RESPONSE_LIMIT, 'token response');
     let json: Record<string, unknown>;
@@ -216,13 +231,15 @@ export class AuthTransport implements Transport {
       throw new LadingError('unauthorized', `token response from ${where} is not JSON`);
     }
     const token = [json.token, json.access_token].find((t): t is string => typeof t === 'string' && t !== '');
+    // The tokens handed out are secrets too: a registry may quote the Authorization it was sent.
+    for (const t of [json.token, json.access_token, json.refresh_token]) if (typeof t === 'string') this.secrets.add(t);
     if (!token) throw new LadingError('unauthorized', `token response from ${where} has no token`);
     const expiresIn = Number(json.expires_in);
     const lifetime = Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : DEFAULT_LIFETIME_S;
     // Count from issued_at when given (never from the future, so clock skew cannot extend a token).
     const issued = typeof json.issued_at === 'string' ? Date.parse(json.issued_at) : NaN;
     const from = Number.isFinite(issued) ? Math.min(issued, started) : started;
-    this.log(`auth: token for ${scopes.length > 0 ? scopes.join(' ') : '(no scope)'} from ${where}, lifetime ${lifetime}s`);
+    this.log(`auth: token for ${scopes.length > 0 ? printable(scopes.join(' ')) : '(no scope)'} from ${where}, lifetime ${lifetime}s`);
     return { token, renewAt: from + lifetime * 1000 * RENEW_AT };
   }
 }
@@ -261,12 +278,4 @@ function errorMessage(text: string): string {
   }
   msg = msg.replace(/\s+/g, ' ').trim();
   return msg.length > 300 ? `${msg.slice(0, 300)}…` : msg;
-}
-
-/** Removes every secret of the credential (raw and Basic-encoded) from a message. */
-function redact(message: string, cred: Credential | undefined): string {
-  const secrets = [cred?.password, cred?.identityToken, cred?.registryToken, basicAuthorization(cred)?.slice(6)];
-  let out = message;
-  for (const s of secrets) if (s) out = out.split(s).join('***');
-  return out;
 }
