@@ -75,6 +75,8 @@ export class Context {
     if (typeof size === 'number' && size < 0) throw new LadingError('usage', '--size cannot be negative');
     for (const flag of ['chunk-size', 'to-chunk-size']) {
       const raw = this.str(flag);
+      // Given but empty (`--chunk-size ""`, an unset shell variable): a mistake, not "the default".
+      if (raw !== undefined && raw.trim() === '') throw new LadingError('usage', `invalid --${flag} "": expected a size such as 4MiB, or off`);
       if (raw !== undefined) parseChunkSize(raw, `--${flag}`);
     }
     const format = this.str('format');

@@ -1,14 +1,8 @@
 #!/usr/bin/env node
-import { removePartialFiles } from '../content/atomic-file.js';
+import { removePartialFiles, removePartialFilesOnSignals } from '../content/atomic-file.js';
 import { main } from './main.js';
 
-// Interrupted: remove half-written files, then exit as a shell expects (128 + signal number).
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-  process.once(signal, () => {
-    removePartialFiles();
-    process.exit(code);
-  });
-}
+removePartialFilesOnSignals();
 // stdout closed by the reader (`| head`) or full: say so once instead of crashing with a stack trace.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   removePartialFiles();

@@ -8,10 +8,23 @@ import { LadingError, toLadingError } from '../errors/errors.js';
 /** Temporary files being written right now, so a signal handler can remove them (see removePartialFiles). */
 const partial = new Set<string>();
 
-/** Removes every temporary file still being written (synchronously: for SIGINT/SIGTERM handlers). */
+/** Removes every temporary file still being written (synchronously: for signal handlers). */
 export function removePartialFiles(): void {
   for (const p of partial) rmSync(p, { force: true });
   partial.clear();
+}
+
+/**
+ * On Ctrl-C (SIGINT), `kill` (SIGTERM) or a closed terminal or SSH session (SIGHUP): remove half-written files, then
+ * exit as a shell expects (128 + the signal's number). The CLI and the Action (cancelled jobs get SIGINT) both call it.
+ */
+export function removePartialFilesOnSignals(): void {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    process.once(signal, () => {
+      removePartialFiles();
+      process.exit(code);
+    });
+  }
 }
 
 /** Bytes per write(2): network bodies arrive in 16–64 KiB pieces, and one write per piece costs several times the disk's own time. */

@@ -161,7 +161,11 @@ export class Repository {
   private locationOf(res: HttpResponse, requestUrl: string): string {
     const location = headerValue(res, 'location');
     if (!location) throw new LadingError('registry', `${this.where}: the registry answered ${res.status} without a Location header`);
-    return resolveLocation(requestUrl, location);
+    const resolved = resolveLocation(requestUrl, location);
+    if (!/^https?:\/\//i.test(resolved)) {
+      throw new LadingError('registry', `${this.where}: the registry answered ${res.status} with a Location that is not an http(s) URL (${resolved.split(':')[0].slice(0, 20)}:)`);
+    }
+    return resolved;
   }
 
   /**

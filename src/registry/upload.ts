@@ -243,7 +243,8 @@ export async function abandonSession(up: Uploader, location: string): Promise<vo
   try {
     const res = await up.send({ method: 'DELETE', url: location, signal: AbortSignal.timeout(ABANDON_TIMEOUT_MS) });
     await dump(res.body);
-    up.debug?.(`${up.where}: abandoned upload session deleted (DELETE answered ${res.status})`);
+    const deleted = res.status >= 200 && res.status <= 299;
+    up.debug?.(`${up.where}: abandoned upload session ${deleted ? 'deleted' : 'not deleted'} (DELETE answered ${res.status})${deleted ? '' : '; ignored'}`);
   } catch (err) {
     up.debug?.(`${up.where}: abandoned upload session not deleted (${(err as Error).message}); ignored`);
   }

@@ -36,6 +36,14 @@ describe('resolveLocation and appendQuery (B23, B27)', () => {
     ['../u?_state=x', 'https://registry.example/v2/team/app/blobs/u?_state=x'],
     ['//other.example/p?q=1', 'https://other.example/p?q=1'],
     ['?_state=only', 'https://registry.example/v2/team/app/blobs/uploads/?_state=only'],
+    // A fragment is never part of a request (break-test: `…#frag&digest=…` hid the digest inside the fragment).
+    ['u?_state=x#frag', 'https://registry.example/v2/team/app/blobs/uploads/u?_state=x'],
+    ['https://registry.example/u?_state=x#frag?a=b', 'https://registry.example/u?_state=x'],
+    ['/v2/u#', 'https://registry.example/v2/u'],
+    // Other schemes are absolute URLs, never paths under the registry (Repository refuses them).
+    ['javascript:alert(1)', 'javascript:alert(1)'],
+    ['data:,x', 'data:,x'],
+    ['file:///etc/passwd', 'file:///etc/passwd'],
   ])('%s', (location, expected) => {
     expect(resolveLocation(POST, location)).toBe(expected);
   });
@@ -58,6 +66,9 @@ describe('retry policy (B17)', () => {
     expect(parseRetryAfter('Wed, 21 Oct 2026 07:28:00 GMT', now)).toBe(60_000);
     expect(parseRetryAfter('Wed, 21 Oct 2026 07:00:00 GMT', now)).toBe(0);
     expect(parseRetryAfter('soon')).toBeUndefined();
+    // Not numbers and not HTTP dates, though Date.parse reads them as years and months: backoff instead.
+    expect(parseRetryAfter('-5')).toBeUndefined();
+    expect(parseRetryAfter('1 2')).toBeUndefined();
   });
   it('a wait beyond the cap, or past maxRetries, stops', () => {
     expect(retryDelay(policy, 1, { status: 429, retryAfter: '60' })).toBe(60_000);

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createDispatcher } from '../../../src/registry/http/undici-transport.js';
+import { createDispatcher, proxyError } from '../../../src/registry/http/undici-transport.js';
 import { redactUrl, RetryTransport } from '../../../src/registry/http/retry.js';
 import type { HttpRequest, Transport } from '../../../src/registry/http/types.js';
 import { lading } from '../../helpers/cli.js';
@@ -61,9 +61,15 @@ describe('connection failures, in words', () => {
     expect(tls!.message).toContain('--cert-file and --key-file');
   });
 
-  it('a refused connection to another address than the registry names the proxy', async () => {
-    const viaProxy = await failureOf(failing('ECONNREFUSED', { address: '10.0.0.9', port: 3128 }), { method: 'GET', url: 'http://registry.example:5000/v2/' });
-    expect(viaProxy!.message).toContain('the connection to 10.0.0.9:3128 was refused: that is the proxy from HTTPS_PROXY/HTTP_PROXY');
+  it('a refused connection names the proxy only when it was the proxy (not a registry name resolved to an address)', async () => {
+    const proxied = proxyError(Object.assign(new Error('connect ECONNREFUSED 10.0.0.9:3128'), { code: 'ECONNREFUSED', address: '10.0.0.9', port: 3128 }), 'http://10.0.0.9:3128/');
+    const viaProxy = await failureOf({ do: async () => Promise.reject(proxied) }, { method: 'GET', url: 'http://registry.example:5000/v2/' });
+    expect(viaProxy!.message).toBe('GET http://registry.example:5000/v2/: the proxy http://10.0.0.9:3128/ (HTTPS_PROXY/HTTP_PROXY) refused the connection; check the proxy, or exempt the host with NO_PROXY');
+    expect(viaProxy!.kind).toBe('network');
+    // registry.example resolved to 10.0.0.9: its own address, no proxy involved.
+    const resolved = await failureOf(failing('ECONNREFUSED', { address: '10.0.0.9', port: 5000 }), { method: 'GET', url: 'http://registry.example:5000/v2/' });
+    expect(resolved!.message).toContain('nothing is listening there');
+    expect(resolved!.message).not.toContain('proxy');
     const direct = await failureOf(failing('ECONNREFUSED', { address: '127.0.0.1', port: 5000 }), { method: 'GET', url: 'http://localhost:5000/v2/' });
     expect(direct!.message).toContain('nothing is listening there');
   });
@@ -112,7 +118,8 @@ describe('proxy settings', () => {
     try {
       const r = await lading(['resolve', '--plain-http', `${reg.host}/a/b:c`], { env: { ...ENV, HTTP_PROXY: `http://127.0.0.1:${port}` } });
       expect(r.code).toBe(7);
-      expect(r.stderr).toContain(`the connection to 127.0.0.1:${port} was refused: that is the proxy from HTTPS_PROXY/HTTP_PROXY`);
+      expect(r.stderr).toContain(`the proxy http://127.0.0.1:${port}/ (HTTPS_PROXY/HTTP_PROXY) refused the connection; check the proxy, or exempt the host with NO_PROXY`);
+      expect(r.stderr).toContain(`HEAD http://${reg.host}/v2/a/b/manifests/c: the proxy http://127.0.0.1:${port}/ (HTTPS_PROXY/HTTP_PROXY) refused the connection; retrying in`);
       expect(reg.seen).toEqual([]);
     } finally {
       await reg.close();

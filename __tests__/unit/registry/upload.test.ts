@@ -393,6 +393,8 @@ describe('--chunk-size', () => {
     [['push', '--chunk-size', '1k', '127.0.0.1:1/team/app:v1', FILE], '--chunk-size "1k"'],
     [['attach', '--artifact-type', 'a/b', '--chunk-size=lots', '127.0.0.1:1/team/app:v1', FILE], '--chunk-size "lots"'],
     [['copy', '--to-chunk-size', '3 parsecs', '127.0.0.1:1/a:v1', '127.0.0.1:1/b:v1'], '--to-chunk-size "3 parsecs"'],
+    [['blob', 'push', '--chunk-size', '', '127.0.0.1:1/team/app', FILE], '--chunk-size ""'],
+    [['copy', '--to-chunk-size', ' ', '127.0.0.1:1/a:v1', '127.0.0.1:1/b:v1'], '--to-chunk-size ""'],
   ])('the CLI refuses a bad value before any request: %j', async (args, shown) => {
     const r = await lading(args as string[]);
     expect(r.code).toBe(2);
@@ -794,6 +796,19 @@ describe('abandoned upload sessions are deleted, best effort', () => {
     reg.assertDone();
     expect(err.kind).toBe('digest-mismatch');
     expect(debug.filter((l) => l.includes('abandoned upload session'))).toEqual([`${reg.host}/team/app: abandoned upload session deleted (DELETE answered 204)`]);
+  });
+
+  it('a DELETE answered with an error is not called a deletion', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}u?_state=0`),
+      { method: 'PATCH', url: `${UPLOADS}u?_state=0`, status: 413, body: 'too large' },
+      { method: 'DELETE', url: `${UPLOADS}u?_state=0`, status: 405, body: { errors: [{ code: 'UNSUPPORTED' }] } },
+    ]);
+    const debug: string[] = [];
+    const err = await rejection(client(reg, { chunkSize: MIN_CHUNK_SIZE, retry: NO_RETRY, debug: (l) => debug.push(l) }).repo.pushBlob({ digest: D, size: DATA.length }, DATA));
+    reg.assertDone();
+    expect(err.kind).toBe('too-large');
+    expect(debug.filter((l) => l.includes('abandoned upload session'))).toEqual([`${reg.host}/team/app: abandoned upload session not deleted (DELETE answered 405); ignored`]);
   });
 
   it('a monolithic upload that succeeded is not deleted', async () => {

@@ -45,10 +45,13 @@ export class RedirectTransport implements Transport {
 
 /**
  * Resolves a Location header against the request URL (RFC 3986), keeping its query string byte for
- * byte: absolute values are used as given; relative ones get their path resolved and the query appended raw.
+ * byte: absolute values (any scheme) are used as given; relative ones get their path resolved and the query appended
+ * raw. A fragment is dropped: it is never part of a request, and a query appended after it would be lost in it.
  */
-export function resolveLocation(base: string, location: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) return location;
+export function resolveLocation(base: string, fullLocation: string): string {
+  const hash = fullLocation.indexOf('#');
+  const location = hash >= 0 ? fullLocation.slice(0, hash) : fullLocation;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(location)) return location;
   const q = location.indexOf('?');
   const path = q >= 0 ? location.slice(0, q) : location;
   const query = q >= 0 ? location.slice(q) : '';

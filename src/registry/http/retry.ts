@@ -16,12 +16,14 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 3, baseDelayMs: 250, maxDelayMs: 60_000 };
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED']);
+const RETRY_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED', 'LADING_PROXY_CLOSED']);
 
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const v = value.trim();
   if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  // An HTTP date names its month in letters (`Wed, 21 Oct 2026 07:28:00 GMT`); Date.parse alone also takes `-5` or `1 2`.
+  if (!/[a-z]{3}/i.test(v) || !/\d{4}/.test(v)) return undefined;
   const t = Date.parse(v);
   if (Number.isNaN(t)) return undefined;
   return Math.max(0, t - now);
@@ -109,7 +111,7 @@ export class RetryTransport implements Transport {
         }
         return res!;
       }
-      const why = res ? `${res.status}` : describeCode(String(code));
+      const why = res ? `${res.status}` : (error as { proxy?: boolean }).proxy ? (error as Error).message : describeCode(String(code));
       if (res) await dump(res.body);
       this.options.log?.(`${req.method} ${redactUrl(req.url)}: ${why}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${policy.maxRetries + 1})`);
       await sleep(delay);
@@ -135,6 +137,7 @@ export function redactUrl(url: string): string {
     const u = new URL(url);
     u.username = '';
     u.password = '';
+    u.hash = '';
     for (const key of [...new Set(u.searchParams.keys())]) {
       const value = u.searchParams.get(key) ?? '';
       if (!PLAIN_QUERY.has(key)) u.searchParams.set(key, 'REDACTED');
@@ -147,40 +150,24 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** The address:port a refused connection went to, when it is not the request's own host (a proxy's). */
-function refusedElsewhere(error: unknown, url: string): string | undefined {
-  const e = error as { address?: string; port?: number; cause?: { address?: string; port?: number } };
-  const address = e.address ?? e.cause?.address;
-  const port = e.port ?? e.cause?.port;
-  if (!address || !port) return undefined;
-  try {
-    const u = new URL(url);
-    const want = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    const local = (h: string) => h === 'localhost' || h === '127.0.0.1' || h === '::1';
-    if (port === want && (address === host || (local(address) && local(host)))) return undefined;
-    return `${address.includes(':') ? `[${address}]` : address}:${port}`;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A connection-level failure as a 'network' error naming the request, with a hint for TLS and resets. */
 function networkError(error: unknown, req: HttpRequest) {
   const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code ?? '';
   // A socket's EPIPE is the registry (or a proxy) closing the connection mid-request, not a closed stdout.
-  const e = code === 'EPIPE' ? new LadingError('network', describeCode(code), { cause: error }) : toLadingError(error);
+  // A failed CONNECT to the proxy (undici-transport.ts proxyError) names the proxy already.
+  const viaProxy = (error as { proxy?: boolean }).proxy === true;
+  const e = code === 'EPIPE' || viaProxy ? new LadingError('network', viaProxy ? (error as Error).message : describeCode(code), { cause: error }) : toLadingError(error);
   if (e.kind !== 'network') return e;
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') e.message = describeCode(code);
+  if (!viaProxy && (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')) e.message = describeCode(code);
   let hint = '';
-  if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|DEPTH_ZERO/.test(code) || /certificate/i.test(e.message)) {
+  if (viaProxy) {
+    hint = '; check the proxy, or exempt the host with NO_PROXY';
+  } else if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|DEPTH_ZERO/.test(code) || /certificate/i.test(e.message)) {
     hint = ' (TLS: trust the registry\'s CA with --ca-file, or skip verification with --insecure)';
   } else if ((code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') && req.url.startsWith('https:')) {
     hint = ' (the registry closed the connection; if it requires a client certificate, pass --cert-file and --key-file)';
   } else if (code === 'EPIPE' && req.body !== undefined && req.method !== 'PATCH') {
     hint = ' (a registry or proxy that refuses large bodies may close the connection: try --chunk-size)';
-  } else if (code === 'ECONNREFUSED' && refusedElsewhere(error, req.url)) {
-    hint = ` (the connection to ${refusedElsewhere(error, req.url)} was refused: that is the proxy from HTTPS_PROXY/HTTP_PROXY; check it, or exempt the host with NO_PROXY)`;
   } else if (/Proxy response \(\d+\)/.test(e.message)) {
     e.message = `the proxy from HTTPS_PROXY/HTTP_PROXY refused to open a tunnel (${/Proxy response \((\d+)\)/.exec(e.message)![1]})`;
     hint = '; check the proxy, or exempt the host with NO_PROXY';

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Agent, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, Client, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { LadingError } from '../../errors/errors.js';
 import type { HttpRequest, HttpResponse, Transport } from './types.js';
 
@@ -18,10 +18,84 @@ export const USER_AGENT = 'lading/0.1';
 /** How long to wait for response headers, and between two chunks of a response body, by default. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
-/** An environment variable in either case (HTTPS_PROXY or https_proxy), lower case first as curl reads them. */
+/**
+ * An environment variable in either case (HTTPS_PROXY or https_proxy), lower case first as curl reads them; an empty
+ * one counts as unset, so `no_proxy=` does not hide `NO_PROXY=*`.
+ */
 function envVar(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const v = env[name.toLowerCase()] ?? env[name.toUpperCase()];
-  return v === undefined || v === '' ? undefined : v;
+  for (const v of [env[name.toLowerCase()], env[name.toUpperCase()]]) if (v !== undefined && v !== '') return v;
+  return undefined;
+}
+
+/** A proxy URL checked as undici will use it: http(s), a host, nothing after it, well-formed user name and password. */
+function checkProxyUrl(name: string, value: string): void {
+  const invalid = (why: string) => new LadingError('usage', `invalid ${name} (or ${name.toLowerCase()}): ${why}`);
+  if (!/^https?:\/\/[^/]/i.test(value)) throw invalid('expected a URL such as http://proxy.example:3128, with its scheme');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid('not a URL');
+  }
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '' || /[?#]/.test(value)) {
+    throw invalid('a proxy URL has no path, query or fragment (http://[user:password@]host:port)');
+  }
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    throw invalid('bad percent-encoding in its user name or password');
+  }
+}
+
+/** The error codes undici's client takes for a recoverable socket failure and reconnects after, for ever. */
+const RECONNECTED = new Set(['UND_ERR_SOCKET', 'UND_ERR_INFO', 'ECONNRESET']);
+
+/**
+ * A failed CONNECT to the proxy, said as the proxy's (`the proxy http://proxy:3128/ …`, no credentials) and marked
+ * `proxy: true` for the hint. A proxy closing the connection is re-coded LADING_PROXY_CLOSED: undici's tunnel hands its
+ * UND_ERR_SOCKET to the origin's client as a connect failure, which that client retries at once and for ever without
+ * failing the request (a busy loop of CONNECTs, no error, no timeout). Re-coded, the request fails and the retry layer
+ * decides, with its count and backoff.
+ */
+export function proxyError(err: unknown, proxy: string): Error {
+  const e = err as Error & { code?: string };
+  const code = e?.code ?? '';
+  const name = `the proxy ${proxy} (HTTPS_PROXY/HTTP_PROXY)`;
+  let message: string;
+  let newCode = code;
+  if (RECONNECTED.has(code)) {
+    message = `${name} closed the connection before opening a tunnel`;
+    newCode = 'LADING_PROXY_CLOSED';
+  } else if (code === 'UND_ERR_HEADERS_TIMEOUT') message = `${name} did not answer CONNECT in time (LADING_HTTP_TIMEOUT)`;
+  else if (code === 'ECONNREFUSED') message = `${name} refused the connection`;
+  else if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') message = `${name}: host not found (${code})`;
+  else if (code.startsWith('HPE_') || /HTTP\/1\.1 protocol|Parse Error/i.test(e?.message ?? '')) {
+    message = `${name} did not answer in HTTP`;
+    newCode = 'LADING_PROXY_PROTOCOL';
+  } else message = `${name}: ${e?.message ?? String(err)}`;
+  return Object.assign(new Error(message, { cause: err }), { code: newCode, proxy: true });
+}
+
+/** undici's client to the proxy, with lading's timeouts and its CONNECT failures made final (proxyError). */
+class ProxyClient extends Client {
+  private readonly shown: string;
+  constructor(url: string | URL, options: Client.Options) {
+    super(url, options);
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    this.shown = u.toString();
+  }
+
+  override connect(options: Dispatcher.ConnectOptions): Promise<Dispatcher.ConnectData>;
+  override connect(options: Dispatcher.ConnectOptions, callback: (err: Error | null, data: Dispatcher.ConnectData) => void): void;
+  override connect(options: Dispatcher.ConnectOptions, callback?: (err: Error | null, data: Dispatcher.ConnectData) => void): Promise<Dispatcher.ConnectData> | void {
+    if (callback) return super.connect(options, (err, data) => callback(err ? proxyError(err, this.shown) : null, data));
+    return super.connect(options).catch((err: unknown) => {
+      throw proxyError(err, this.shown);
+    });
+  }
 }
 
 /**
@@ -51,20 +125,19 @@ export function createDispatcher(tls: TlsOptions = {}, env: NodeJS.ProcessEnv = 
   const httpProxy = envVar(env, 'HTTP_PROXY');
   const httpsProxy = envVar(env, 'HTTPS_PROXY');
   for (const [name, value] of [['HTTP_PROXY', httpProxy], ['HTTPS_PROXY', httpsProxy]] as const) {
-    if (value !== undefined && !/^https?:\/\/[^/]/i.test(value)) {
-      throw new LadingError('usage', `invalid ${name} (or ${name.toLowerCase()}): expected a URL such as http://proxy.example:3128, with its scheme`);
-    }
-    if (value !== undefined) {
-      try {
-        new URL(value);
-      } catch {
-        throw new LadingError('usage', `invalid ${name} (or ${name.toLowerCase()}): not a URL`);
-      }
-    }
+    if (value !== undefined) checkProxyUrl(name, value);
   }
   if (!httpProxy && !httpsProxy) return new Agent(options);
-  // Values from `env` only (never process.env behind its back): '' means no proxy for that scheme.
-  return new EnvHttpProxyAgent({ ...options, httpProxy: httpProxy ?? '', httpsProxy: httpsProxy ?? '', noProxy: envVar(env, 'NO_PROXY') ?? '', requestTls: connect });
+  // Values from `env` only (never process.env behind its back): '' means no proxy for that scheme. The client to the
+  // proxy gets lading's timeouts (undici's own are 5 minutes) and final CONNECT failures (ProxyClient).
+  return new EnvHttpProxyAgent({
+    ...options,
+    httpProxy: httpProxy ?? '',
+    httpsProxy: httpsProxy ?? '',
+    noProxy: envVar(env, 'NO_PROXY') ?? '',
+    requestTls: connect,
+    clientFactory: (url: URL, clientOptions: Client.Options) => new ProxyClient(url, { ...clientOptions, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }),
+  } as EnvHttpProxyAgent.Options);
 }
 
 /** The bottom transport: one HTTP exchange through undici, no redirects followed. */
