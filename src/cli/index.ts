@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { removePartialFiles, removePartialFilesOnSignals } from '../content/atomic-file.js';
+import { exitStuck, guardUnsettled } from './lifecycle.js';
 import { main } from './main.js';
 
 removePartialFilesOnSignals();
@@ -10,7 +11,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   process.exit(1);
 });
 
-const code = await main(process.argv.slice(2), {
+const work = main(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
@@ -18,4 +19,5 @@ const code = await main(process.argv.slice(2), {
   stdinIsTTY: Boolean(process.stdin.isTTY),
   stderrIsTTY: Boolean(process.stderr.isTTY),
 });
-process.exitCode = code;
+guardUnsettled(work, exitStuck);
+process.exitCode = await work;

@@ -90,7 +90,13 @@ export function traceHeaders(res: HttpResponse, requestUrl: string): string {
     .join('; ');
 }
 
-/** Prints request method, URL (redacted), status: never request headers, so never credentials. */
+/** A request in the trace: method, redacted URL, and the Range it asks for (a resumed download). */
+function what(req: HttpRequest): string {
+  const range = req.headers?.range;
+  return `${req.method} ${redactUrl(req.url)}${range ? ` (Range: ${printable(range)})` : ''}`;
+}
+
+/** Prints request method, URL (redacted), status: never request headers but Range, so never credentials. */
 class DebugTransport implements Transport {
   constructor(private readonly base: Transport, private readonly debug: (line: string) => void) {}
   async do(req: HttpRequest): Promise<HttpResponse> {
@@ -98,10 +104,10 @@ class DebugTransport implements Transport {
     try {
       const res = await this.base.do(req);
       const extra = traceHeaders(res, req.url);
-      this.debug(`${req.method} ${redactUrl(req.url)} -> ${res.status} (${Date.now() - started} ms)${extra ? ` [${extra}]` : ''}`);
+      this.debug(`${what(req)} -> ${res.status} (${Date.now() - started} ms)${extra ? ` [${extra}]` : ''}`);
       return res;
     } catch (err) {
-      this.debug(`${req.method} ${redactUrl(req.url)} -> error ${printable((err as Error).message)}`);
+      this.debug(`${what(req)} -> error ${printable((err as Error).message)}`);
       throw err;
     }
   }
@@ -139,8 +145,9 @@ export class Registry {
     this.maxManifestSize = options.maxManifestSize ?? DEFAULT_MAX_MANIFEST_SIZE;
     this.uploads = new UploadPolicy(options.chunkSize, options.chunkThreshold);
     let bottom: Transport = options.transport ?? new UndiciTransport(options.dispatcher ?? createDispatcher(readTls(options), options.env, options.timeoutMs));
-    bottom = new RetryTransport(bottom, { policy: options.retry ?? DEFAULT_RETRY, log: options.log, sleep: options.sleep });
+    // The trace is next to the wire: every attempt is a line (a 429 and its rate-limit headers before the retry).
     if (options.debug) bottom = new DebugTransport(bottom, options.debug);
+    bottom = new RetryTransport(bottom, { policy: options.retry ?? DEFAULT_RETRY, log: options.log, sleep: options.sleep });
     const base = new RedirectTransport(bottom);
     this.transport = new AuthTransport(base, {
       registry: name,

@@ -1,5 +1,5 @@
 import { Readable, Transform } from 'node:stream';
-import { LadingError, RegistryResponseError } from '../errors/errors.js';
+import { LadingError, RegistryResponseError, toLadingError } from '../errors/errors.js';
 import type { Descriptor } from '../oci/descriptor.js';
 import { digestOf, isDigest, markVerified, newHasher, Verifier } from '../oci/digest.js';
 import { detectManifestMediaType, parseManifestJson } from '../oci/manifest.js';
@@ -9,7 +9,7 @@ import { responseError } from './errors.js';
 import { appendQuery, resolveLocation } from './http/redirect.js';
 import { discard, dump, headerValue, readBounded, type HttpResponse } from './http/types.js';
 import { paginate, type Registry } from './registry.js';
-import { abandonSession, closeUpload, formatSize, minLengthOf, uploadBlob, uploadStreamChunked, type Session, type UploadSource, type Uploader } from './upload.js';
+import { abandonSession, closeUpload, DEFAULT_CHUNK_SIZE, formatSize, minLengthOf, uploadBlob, uploadStreamChunked, type Session, type UploadSource, type Uploader } from './upload.js';
 import { resumableBody } from './resume.js';
 
 /** A fetched manifest: its descriptor and exact bytes. */
@@ -248,7 +248,17 @@ export class Repository {
     stream.on('error', (e) => counted.destroy(e));
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (expectedSize !== undefined) headers['content-length'] = String(expectedSize);
-    const res = await this.registry.send({ method: 'PATCH', url: location, headers, body: counted, scopes: this.push, retry: false });
+    let res: HttpResponse;
+    try {
+      res = await this.registry.send({ method: 'PATCH', url: location, headers, body: counted, scopes: this.push, retry: false });
+    } catch (err) {
+      // A proxy may enforce a body limit by closing the connection instead of answering 413: the same advice.
+      const e = toLadingError(err);
+      if (e.kind === 'network') {
+        e.message += ` (stdin sent in one request cannot be sent again; a registry or proxy that refuses large bodies may close the connection: retry with --chunk-size set to ${formatSize(DEFAULT_CHUNK_SIZE).replace(' ', '')} or less)`;
+      }
+      throw e;
+    }
     if (res.status === 413) {
       // The stream is spent: nothing to resend. Later uploads to this host go in chunks. The size advised depends on
       // the declared size only (how much of a stream was read before the refusal varies from run to run); any size

@@ -144,6 +144,12 @@ export function resumableBody(first: HttpResponse, options: ResumeOptions): Read
     body.on('end', onEnd);
     body.on('error', onError);
     body.on('close', onClose);
+    // Broken before anyone listened: undici destroys a reply's body when its connection drops, read or not (the first
+    // reply, while the consumer was still opening its file). Its 'error' and 'close' are gone; nothing else will come.
+    if (body.destroyed && !body.readableEnded) {
+      detach();
+      broken(body.errored ?? Object.assign(new Error(`the body closed after ${offset} bytes without ending`), { code: 'UND_ERR_SOCKET' }));
+    }
   }
 
   /** The current body failed after `offset` bytes: resumed if it can be, else `out` fails. */

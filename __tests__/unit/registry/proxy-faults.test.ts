@@ -12,7 +12,7 @@ import { FakeRegistry } from './fake-registry.js';
 
 const ENV = { DOCKER_CONFIG: '/nonexistent-lading-test-docker-config' };
 
-type Mode = 'close' | 'hang' | 'garbage';
+type Mode = 'close' | 'hang' | 'garbage' | '407';
 
 /** A TCP server playing a proxy: counts the connections (each carries one CONNECT) and misbehaves as told. */
 async function badProxy(mode: Mode): Promise<{ url: string; port: number; connects: () => number; close: () => Promise<void> }> {
@@ -26,6 +26,7 @@ async function badProxy(mode: Mode): Promise<{ url: string; port: number; connec
       connects++;
       if (mode === 'close') socket.destroy();
       else if (mode === 'garbage') socket.end('SSH-2.0-OpenSSH_9.2\r\n\r\n');
+      else if (mode === '407') socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="corp"\r\nContent-Length: 0\r\n\r\n');
       // 'hang': read the CONNECT and never answer
     });
   });
@@ -89,6 +90,17 @@ describe('a proxy that misbehaves fails the request, naming the proxy', () => {
     expect(r.stderr).toContain(`the proxy http://127.0.0.1:${proxy.port}/ (HTTPS_PROXY/HTTP_PROXY) did not answer in HTTP`);
   }, 30_000);
 
+  it('answering CONNECT with 407: named, with the credentials advice, not retried (exit 7)', async () => {
+    proxy = await badProxy('407');
+    reg = await FakeRegistry.start([]);
+    const r = await lading(['resolve', '--plain-http', `${reg.host}/a/b:c`], { env: { ...ENV, HTTP_PROXY: proxy.url } });
+    expect(r.code).toBe(7);
+    expect(r.stderr).toContain(
+      `the proxy http://127.0.0.1:${proxy.port}/ (HTTPS_PROXY/HTTP_PROXY) refused to open a tunnel to ${reg.host} (407): it wants credentials (http://user:password@host:port in the variable)`,
+    );
+    expect(proxy.connects()).toBe(1);
+  });
+
   it('a proxy host name that does not resolve is named as the proxy', async () => {
     reg = await FakeRegistry.start([]);
     const r = await lading(['resolve', '--plain-http', `${reg.host}/a/b:c`], { env: { ...ENV, HTTP_PROXY: 'http://proxy.invalid:3128', LADING_HTTP_TIMEOUT: '5' } });
@@ -103,6 +115,7 @@ describe('proxy variables', () => {
     ['http://u:p@proxy.example:3128/path?x=1', 'a proxy URL has no path, query or fragment'],
     ['http://proxy.example:3128/#frag', 'a proxy URL has no path, query or fragment'],
     ['http://u:%zz@proxy.example:3128', 'bad percent-encoding in its user name or password'],
+    ['socks5://proxy.example:1080', 'socks5: proxies are http:// or https:// (no SOCKS)'],
   ])('HTTP_PROXY=%s is a usage error (%s), never echoing the password', (value, why) => {
     let error: (Error & { kind?: string }) | undefined;
     try {

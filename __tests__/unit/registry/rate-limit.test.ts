@@ -66,6 +66,22 @@ describe('reported', () => {
     reg.assertDone();
   });
 
+  it('every attempt is in the --debug trace: the 429 and its headers before the retry that succeeds', async () => {
+    reg = await FakeRegistry.start([
+      { method: 'HEAD', path: '/v2/library/app/manifests/v1', status: 429, headers: { 'retry-after': '0', 'ratelimit-remaining': '0;w=21600' } },
+      { method: 'HEAD', path: '/v2/library/app/manifests/v1', headers: hubHeaders },
+    ]);
+    const env = { DOCKER_CONFIG: '/nonexistent-lading-test-docker-config' };
+    const r = await lading(['resolve', '--plain-http', '--debug', `${reg.host}/library/app:v1`], { env });
+    expect(r.code).toBe(0);
+    const trace = r.stderr.split('\n').filter((l) => l.startsWith('[debug] HEAD'));
+    expect(trace).toEqual([
+      expect.stringMatching(/-> 429 \(\d+ ms\) \[.*ratelimit-remaining: 0;w=21600; retry-after: 0\]$/),
+      expect.stringMatching(/-> 200 \(\d+ ms\) \[.*ratelimit-remaining: 76;w=21600\]$/),
+    ]);
+    reg.assertDone();
+  });
+
   it("in the Action's log and job summary, as the registry last said it", async () => {
     reg = await FakeRegistry.start([{ method: 'HEAD', path: '/v2/library/app/manifests/v1', headers: hubHeaders }]);
     const r = await runAction({ command: 'resolve', reference: `${reg.host}/library/app:v1`, 'plain-http': 'true' });

@@ -339,6 +339,32 @@ describe('resumableBody as a stream', () => {
     expect(resumedBody).toBeUndefined();
   });
 
+  it.each([
+    ['with an error', Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })],
+    ['without an error', undefined],
+  ])('a body that broke (%s) before its consumer first read is resumed from byte 0, not left waiting for ever', async (_how, error) => {
+    // undici destroys a reply's body when the connection drops, whether anyone reads it yet or not (a download whose
+    // output file was still being opened): its 'error' and 'close' came before anybody listened (new-user trial:
+    // the process then exited 13 with nothing said and a .partial left behind).
+    const first = new Readable({ read() {} });
+    first.on('error', () => {});
+    first.push(DATA.subarray(0, 1000));
+    first.destroy(error);
+    await tick();
+    const requests: string[] = [];
+    const body = resumableBody(reply(200, first, { 'content-length': String(SIZE) }), {
+      what: `blob ${D}`,
+      size: SIZE,
+      sleep: async () => undefined,
+      request: async (headers) => {
+        requests.push(headers.range);
+        return reply(206, Readable.from([DATA]), { 'content-range': `bytes 0-${SIZE - 1}/${SIZE}` });
+      },
+    });
+    expect((await readAll(body)).equals(DATA)).toBe(true);
+    expect(requests).toEqual(['bytes=0-']);
+  });
+
   it('a body destroyed without an error (premature close) is resumed like a dropped connection', async () => {
     let sent = false;
     const first = new Readable({

@@ -335,6 +335,22 @@ describe('stdin sent in one streamed PATCH', () => {
   });
 });
 
+describe('stdin sent in one streamed PATCH whose connection is closed', () => {
+  it('fails as a network error (exit 7) that advises --chunk-size, like a 413 does; the session is deleted', async () => {
+    const reg = await fake([
+      post(`${UPLOADS}s?_state=0`),
+      // A proxy enforcing a body limit by closing the connection, before any answer.
+      { method: 'PATCH', url: `${UPLOADS}s?_state=0`, handle: (res) => res.socket?.destroy() },
+      del(`${UPLOADS}s?_state=0`),
+    ]);
+    const err = await rejection(client(reg).repo.pushBlobStream(Readable.from([DATA])));
+    reg.assertDone();
+    expect(err.exitCode).toBe(7);
+    expect(err.message).toMatch(/\(stdin sent in one request cannot be sent again; a registry or proxy that refuses large bodies may close the connection: retry with --chunk-size set to 4MiB or less\)$/);
+    expect(inActionTerms(err.message)).toMatch(/retry with the chunk-size input set to 4MiB or less\)$/);
+  });
+});
+
 describe('content and policy', () => {
   it('only seekable() content is seekable: a plain factory never is', () => {
     const plain = () => Readable.from([DATA]);

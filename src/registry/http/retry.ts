@@ -168,9 +168,6 @@ function networkError(error: unknown, req: HttpRequest) {
     hint = ' (the registry closed the connection; if it requires a client certificate, pass --cert-file and --key-file)';
   } else if (code === 'EPIPE' && req.body !== undefined && req.method !== 'PATCH') {
     hint = ' (a registry or proxy that refuses large bodies may close the connection: try --chunk-size)';
-  } else if (/Proxy response \(\d+\)/.test(e.message)) {
-    e.message = `the proxy from HTTPS_PROXY/HTTP_PROXY refused to open a tunnel (${/Proxy response \((\d+)\)/.exec(e.message)![1]})`;
-    hint = '; check the proxy, or exempt the host with NO_PROXY';
   } else if (code === 'ECONNREFUSED') {
     hint = ' (nothing is listening there; check the host and port, and --plain-http)';
   } else if (req.url.startsWith('https:') && /wrong version number|ERR_SSL_|EPROTO/i.test(e.message + code)) {

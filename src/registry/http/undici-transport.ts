@@ -30,6 +30,7 @@ function envVar(env: NodeJS.ProcessEnv, name: string): string | undefined {
 /** A proxy URL checked as undici will use it: http(s), a host, nothing after it, well-formed user name and password. */
 function checkProxyUrl(name: string, value: string): void {
   const invalid = (why: string) => new LadingError('usage', `invalid ${name} (or ${name.toLowerCase()}): ${why}`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) && !/^https?:/i.test(value)) throw invalid(`${value.split(':')[0]}: proxies are http:// or https:// (no SOCKS)`);
   if (!/^https?:\/\/[^/]/i.test(value)) throw invalid('expected a URL such as http://proxy.example:3128, with its scheme');
   let url: URL;
   try {
@@ -92,9 +93,21 @@ class ProxyClient extends Client {
   override connect(options: Dispatcher.ConnectOptions, callback: (err: Error | null, data: Dispatcher.ConnectData) => void): void;
   override connect(options: Dispatcher.ConnectOptions, callback?: (err: Error | null, data: Dispatcher.ConnectData) => void): Promise<Dispatcher.ConnectData> | void {
     if (callback) return super.connect(options, (err, data) => callback(err ? proxyError(err, this.shown) : null, data));
-    return super.connect(options).catch((err: unknown) => {
-      throw proxyError(err, this.shown);
-    });
+    return super.connect(options).then(
+      (data) => {
+        if (data.statusCode === 200) return data;
+        // Said here rather than by undici ("Proxy response (407) !== 200 when HTTP Tunneling"): named, with advice.
+        data.socket.destroy();
+        const advice = data.statusCode === 407 ? ': it wants credentials (http://user:password@host:port in the variable)' : '';
+        throw Object.assign(new Error(`the proxy ${this.shown} (HTTPS_PROXY/HTTP_PROXY) refused to open a tunnel to ${options.path} (${data.statusCode})${advice}`), {
+          code: 'LADING_PROXY_REFUSED',
+          proxy: true,
+        });
+      },
+      (err: unknown) => {
+        throw proxyError(err, this.shown);
+      },
+    );
   }
 }
 
