@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
-import { removePartialFiles, removePartialFilesOnSignals } from '../content/atomic-file.js';
-import { guardUnsettled, STUCK_MESSAGE } from '../cli/lifecycle.js';
+import { removePartialFilesOnSignals } from '../content/atomic-file.js';
+import { exitStuck, guardUnsettled } from '../cli/lifecycle.js';
 import { run } from './main.js';
 
 // A cancelled job's step gets SIGINT (then SIGTERM): no half-written file is left in the workspace.
@@ -8,9 +8,5 @@ removePartialFilesOnSignals();
 
 const work = run();
 // Work that can never finish fails the step with a message instead of Node's silent exit code 13.
-guardUnsettled(work, () => {
-  removePartialFiles();
-  core.setFailed(STUCK_MESSAGE);
-  process.exit(1);
-});
+guardUnsettled(work, () => exitStuck(core.setFailed));
 await work;

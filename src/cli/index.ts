@@ -19,5 +19,5 @@ const work = main(process.argv.slice(2), {
   stdinIsTTY: Boolean(process.stdin.isTTY),
   stderrIsTTY: Boolean(process.stderr.isTTY),
 });
-guardUnsettled(work, exitStuck);
+guardUnsettled(work, () => exitStuck());
 process.exitCode = await work;

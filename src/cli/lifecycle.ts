@@ -18,13 +18,13 @@ export function guardUnsettled(work: Promise<unknown>, onStuck: () => void, proc
   });
 }
 
-/** What the CLI and the Action say when guardUnsettled finds them stuck (partial files are removed first). */
+/** What the CLI and the Action say when guardUnsettled finds them stuck. */
 export const STUCK_MESSAGE =
   'internal error: lading stopped with its work unfinished (nothing was left to wait for); this is a bug: please report it with the --debug output';
 
-/** For the CLI: remove partial files, say so on stderr, exit 1. */
-export function exitStuck(): void {
+/** Removes partial files, says STUCK_MESSAGE (on stderr by default; the Action fails its step), exits 1. */
+export function exitStuck(say: (message: string) => void = (m) => process.stderr.write(`Error: ${m}\n`)): void {
   removePartialFiles();
-  process.stderr.write(`Error: ${STUCK_MESSAGE}\n`);
+  say(STUCK_MESSAGE);
   process.exit(1);
 }

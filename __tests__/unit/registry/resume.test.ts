@@ -293,6 +293,21 @@ describe('a body that ends cleanly but short', () => {
 describe('resumableBody as a stream', () => {
   const reply = (status: number, body: Readable, headers: Record<string, string> = {}): HttpResponse => ({ status, headers, body, url: `http://r.example${BLOB}` });
   const tick = () => new Promise<void>((r) => setTimeout(r, 20));
+  /** `first` (a 200 for the whole blob) as a resumable body whose resumes get a 206 with the rest from the Range asked. */
+  function resumedWith206(first: Readable): { body: Readable; requests: string[] } {
+    const requests: string[] = [];
+    const body = resumableBody(reply(200, first, { 'content-length': String(SIZE) }), {
+      what: `blob ${D}`,
+      size: SIZE,
+      sleep: async () => undefined,
+      request: async (headers) => {
+        requests.push(headers.range);
+        const from = Number(/^bytes=(\d+)-$/.exec(headers.range)![1]);
+        return reply(206, Readable.from([DATA.subarray(from)]), { 'content-range': `bytes ${from}-${SIZE - 1}/${SIZE}` });
+      },
+    });
+    return { body, requests };
+  }
 
   it('reads nothing before its consumer asks: a body that fails at once raises no error nobody listens for', async () => {
     let pulled = false;
@@ -351,16 +366,7 @@ describe('resumableBody as a stream', () => {
     first.push(DATA.subarray(0, 1000));
     first.destroy(error);
     await tick();
-    const requests: string[] = [];
-    const body = resumableBody(reply(200, first, { 'content-length': String(SIZE) }), {
-      what: `blob ${D}`,
-      size: SIZE,
-      sleep: async () => undefined,
-      request: async (headers) => {
-        requests.push(headers.range);
-        return reply(206, Readable.from([DATA]), { 'content-range': `bytes 0-${SIZE - 1}/${SIZE}` });
-      },
-    });
+    const { body, requests } = resumedWith206(first);
     expect((await readAll(body)).equals(DATA)).toBe(true);
     expect(requests).toEqual(['bytes=0-']);
   });
@@ -375,16 +381,7 @@ describe('resumableBody as a stream', () => {
         setImmediate(() => this.destroy());
       },
     });
-    const requests: string[] = [];
-    const body = resumableBody(reply(200, first, { 'content-length': String(SIZE) }), {
-      what: `blob ${D}`,
-      size: SIZE,
-      sleep: async () => undefined,
-      request: async (headers) => {
-        requests.push(headers.range);
-        return reply(206, Readable.from([DATA.subarray(4096)]), { 'content-range': `bytes 4096-${SIZE - 1}/${SIZE}` });
-      },
-    });
+    const { body, requests } = resumedWith206(first);
     expect((await readAll(body)).equals(DATA)).toBe(true);
     expect(requests).toEqual(['bytes=4096-']);
   });

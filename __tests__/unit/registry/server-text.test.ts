@@ -4,16 +4,13 @@
  * refuse to carry (CR, LF, ESC) come from an injected transport.
  */
 import { Readable } from 'node:stream';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Dispatcher } from 'undici';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { LadingError } from '../../../src/errors/errors.js';
 import { addSecret, clearSecrets } from '../../../src/errors/secrets.js';
-import { AuthTransport } from '../../../src/registry/auth/client.js';
 import type { HttpRequest, HttpResponse, Transport } from '../../../src/registry/http/types.js';
-import { createDispatcher, UndiciTransport } from '../../../src/registry/http/undici-transport.js';
 import { Registry } from '../../../src/registry/registry.js';
 import { resumableBody } from '../../../src/registry/resume.js';
-import { FakeServer } from '../auth/fake-server.js';
+import { rejection, useFakes } from './harness.js';
 
 afterEach(() => clearSecrets());
 
@@ -77,34 +74,20 @@ describe('Registry: Warning header and the --debug trace', () => {
 });
 
 describe('token server errors', () => {
-  let dispatcher: Dispatcher;
-  const servers: FakeServer[] = [];
-  beforeAll(() => {
-    dispatcher = createDispatcher();
-  });
-  afterAll(async () => {
-    await dispatcher.close();
-  });
-  afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.close()));
-  });
+  const { fake, client } = useFakes();
 
   it('the message is printable and never holds the password, its Basic value or their encodings', async () => {
     const password = 'pa ss/w+rd=';
     const basic = Buffer.from(`alice:${password}`).toString('base64');
-    const srv = await FakeServer.start([
+    const srv = await fake([
       { method: 'GET', path: '/v2/a/manifests/1', status: 401, headers: (o) => ({ 'www-authenticate': `Bearer realm="${o}/token",service="s"` }) },
       { method: 'GET', path: '/token', status: 401, body: { details: `\u001b]0;owned\u0007 bad credentials ${encodeURIComponent(password)} ${basic} ${password}` } },
     ]);
-    servers.push(srv);
-    const t = new AuthTransport(new UndiciTransport(dispatcher), { registry: 'r', credentials: async () => ({ username: 'alice', password }) });
-    const err = await t.do({ method: 'GET', url: `${srv.origin}/v2/a/manifests/1`, scopes: ['repository:a:pull'] }).then(
-      () => undefined,
-      (e: unknown) => e as LadingError,
-    );
+    const { registry } = client(srv, { credentials: async () => ({ username: 'alice', password }) });
+    const err = await rejection(registry.send({ method: 'GET', url: `${srv.origin}/v2/a/manifests/1`, scopes: ['repository:a:pull'] }));
     srv.assertDone();
     expect(err).toBeInstanceOf(LadingError);
-    expect(err!.message).toBe(`token request GET ${srv.origin}/token: 401: \\x1b]0;owned\\x07 bad credentials *** *** ***`);
+    expect(err.message).toBe(`token request GET ${srv.origin}/token: 401: \\x1b]0;owned\\x07 bad credentials *** *** ***`);
   });
 });
 

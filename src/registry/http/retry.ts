@@ -111,12 +111,17 @@ export class RetryTransport implements Transport {
         }
         return res!;
       }
-      const why = res ? `${res.status}` : (error as { proxy?: boolean }).proxy ? (error as Error).message : describeCode(String(code));
+      const why = res ? `${res.status}` : isProxyError(error) ? (error as Error).message : describeCode(String(code));
       if (res) await dump(res.body);
       this.options.log?.(`${req.method} ${redactUrl(req.url)}: ${why}; retrying in ${(delay / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${policy.maxRetries + 1})`);
       await sleep(delay);
     }
   }
+}
+
+/** A failed CONNECT to the proxy (undici-transport.ts proxyError): its message names the proxy already. */
+function isProxyError(error: unknown): boolean {
+  return (error as { proxy?: boolean } | undefined)?.proxy === true;
 }
 
 /** A connection-level error code in words, for the one-line retry messages. */
@@ -154,8 +159,7 @@ export function redactUrl(url: string): string {
 function networkError(error: unknown, req: HttpRequest) {
   const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code ?? '';
   // A socket's EPIPE is the registry (or a proxy) closing the connection mid-request, not a closed stdout.
-  // A failed CONNECT to the proxy (undici-transport.ts proxyError) names the proxy already.
-  const viaProxy = (error as { proxy?: boolean }).proxy === true;
+  const viaProxy = isProxyError(error);
   const e = code === 'EPIPE' || viaProxy ? new LadingError('network', viaProxy ? (error as Error).message : describeCode(code), { cause: error }) : toLadingError(error);
   if (e.kind !== 'network') return e;
   if (!viaProxy && (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')) e.message = describeCode(code);

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { Agent, Client, EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
 import { LadingError } from '../../errors/errors.js';
+import { redactUrl } from './retry.js';
 import type { HttpRequest, HttpResponse, Transport } from './types.js';
 
 export interface TlsOptions {
@@ -83,10 +84,7 @@ class ProxyClient extends Client {
   private readonly shown: string;
   constructor(url: string | URL, options: Client.Options) {
     super(url, options);
-    const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    this.shown = u.toString();
+    this.shown = redactUrl(String(url));
   }
 
   override connect(options: Dispatcher.ConnectOptions): Promise<Dispatcher.ConnectData>;
